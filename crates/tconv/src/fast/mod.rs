@@ -1,0 +1,129 @@
+//! Fast CPU kernels. Each is tested against [`crate::reference`].
+//!
+//! Today: im2col + gemm for convolution and gemm + col2im for transposed convolution
+//! (the same three products serve every forward and backward pass, see [`lowered`]).
+
+mod gemm;
+mod lowered;
+mod lowering;
+
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis};
+
+use crate::ConvGrads;
+use crate::shape::Geometry;
+
+fn dense(a: &ArrayView4<f32>) -> Vec<f32> {
+    a.as_standard_layout().iter().copied().collect()
+}
+
+fn contiguous<'a>(a: &'a ArrayView4<'a, f32>) -> std::borrow::Cow<'a, [f32]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(dense(a)),
+    }
+}
+
+fn into_array(dim: (usize, usize, usize, usize), data: Vec<f32>) -> Array4<f32> {
+    Array4::from_shape_vec(dim, data).expect("kernel output has the geometry's shape")
+}
+
+fn add_bias(out: &mut Array4<f32>, bias: Option<ArrayView1<f32>>) {
+    if let Some(bias) = bias {
+        for mut image in out.axis_iter_mut(Axis(0)) {
+            for (mut plane, &b) in image.axis_iter_mut(Axis(0)).zip(bias.iter()) {
+                plane.mapv_inplace(|v| v + b);
+            }
+        }
+    }
+}
+
+fn channel_sums(a: &[f32], batch: usize, channels: usize) -> Array1<f32> {
+    let plane = if batch * channels == 0 {
+        0
+    } else {
+        a.len() / (batch * channels)
+    };
+    let mut sums = vec![0.0f64; channels];
+    for (i, p) in a.chunks(plane.max(1)).enumerate().take(batch * channels) {
+        sums[i % channels] += p.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    sums.into_iter().map(|v| v as f32).collect()
+}
+
+fn img_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
+    (geo.batch, geo.img[0], geo.img[1], geo.img[2])
+}
+
+fn col_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
+    (geo.batch, geo.col[0], geo.col[1], geo.col[2])
+}
+
+pub(crate) fn conv2d(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+) -> Array4<f32> {
+    let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
+    lowered::correlate(geo, &contiguous(&input), &contiguous(&weight), &mut out);
+    let mut out = into_array(col_dim(geo), out);
+    add_bias(&mut out, bias);
+    out
+}
+
+pub(crate) fn conv_transpose2d(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+) -> Array4<f32> {
+    let mut out = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
+    lowered::scatter(geo, &contiguous(&input), &contiguous(&weight), &mut out);
+    let mut out = into_array(img_dim(geo), out);
+    add_bias(&mut out, bias);
+    out
+}
+
+pub(crate) fn conv2d_backward(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    has_bias: bool,
+) -> ConvGrads {
+    let (x, w, gy) = (
+        contiguous(&input),
+        contiguous(&weight),
+        contiguous(&grad_output),
+    );
+    let mut gx = vec![0.0; x.len()];
+    lowered::scatter(geo, &gy, &w, &mut gx);
+    let gw = lowered::weight_grad(geo, &x, &gy);
+    ConvGrads {
+        input: into_array(input.dim(), gx),
+        weight: into_array(weight.dim(), gw),
+        bias: has_bias.then(|| channel_sums(&gy, geo.batch, geo.col[0])),
+    }
+}
+
+pub(crate) fn conv_transpose2d_backward(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    has_bias: bool,
+) -> ConvGrads {
+    let (x, w, gy) = (
+        contiguous(&input),
+        contiguous(&weight),
+        contiguous(&grad_output),
+    );
+    let mut gx = vec![0.0; x.len()];
+    lowered::correlate(geo, &gy, &w, &mut gx);
+    let gw = lowered::weight_grad(geo, &gy, &x);
+    ConvGrads {
+        input: into_array(input.dim(), gx),
+        weight: into_array(weight.dim(), gw),
+        bias: has_bias.then(|| channel_sums(&gy, geo.batch, geo.img[0])),
+    }
+}

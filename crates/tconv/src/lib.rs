@@ -1,0 +1,148 @@
+//! `tconv`: 2-D convolution and transposed convolution on [`ndarray`] arrays, with
+//! PyTorch's semantics and layouts (`torch.nn.functional.conv2d` / `conv_transpose2d`),
+//! forward and backward.
+//!
+//! What it is: the textbook ideas made executable and fast. [`reference`] is the
+//! scatter form and a direct loop for every case, [`matrix`] shows a convolution as an
+//! explicit matrix `W` (so a transposed convolution is `Wᵀ`), [`bilinear_kernel`] is
+//! the FCN's upsampling initialiser, and the public functions below run
+//! multithreaded gemm-based kernels that are tested against the reference.
+//!
+//! What it is not: a deep-learning framework. There are no tensors with autograd, no
+//! devices and no layers; callers own their arrays and call these functions.
+//!
+//! Layouts: input `[N, C, H, W]`; conv2d weight `[C_out, C_in / groups, kH, kW]`;
+//! conv_transpose2d weight `[C_in, C_out / groups, kH, kW]`; bias `[C_out]`.
+//! No input makes these functions panic: bad parameters or shapes return a
+//! [`ConvError`] naming the parameter and the rule it breaks.
+
+mod bilinear;
+mod error;
+mod fast;
+pub mod matrix;
+pub mod reference;
+pub mod shape;
+
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+
+pub use bilinear::bilinear_kernel;
+pub use error::ConvError;
+pub use shape::{conv2d_output_size, conv_transpose2d_output_size};
+
+/// Parameters of a 2-D convolution, as `torch.nn.functional.conv2d` takes them.
+/// Each pair is `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2dParams {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Default for Conv2dParams {
+    /// Stride 1, padding 0, dilation 1, groups 1.
+    fn default() -> Self {
+        Self {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+/// Parameters of a 2-D transposed convolution, as
+/// `torch.nn.functional.conv_transpose2d` takes them. Each pair is `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvTranspose2dParams {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub output_padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Default for ConvTranspose2dParams {
+    /// Stride 1, padding 0, output padding 0, dilation 1, groups 1.
+    fn default() -> Self {
+        Self {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+/// Gradients of a convolution with respect to its input, weight and (when it has
+/// one) bias, for a given upstream gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvGrads {
+    pub input: Array4<f32>,
+    pub weight: Array4<f32>,
+    pub bias: Option<Array1<f32>>,
+}
+
+/// 2-D convolution (cross-correlation, as in PyTorch). Picks the fastest correct kernel.
+pub fn conv2d(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+) -> Result<Array4<f32>, ConvError> {
+    let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
+    Ok(fast::conv2d(&geo, input, weight, bias))
+}
+
+/// 2-D transposed convolution: every input element times the kernel, added into the
+/// output (the adjoint of [`conv2d`] with the same parameters). Picks the fastest
+/// correct kernel.
+pub fn conv_transpose2d(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &ConvTranspose2dParams,
+) -> Result<Array4<f32>, ConvError> {
+    let geo = shape::Geometry::conv_transpose2d(
+        input.dim(),
+        weight.dim(),
+        bias.map(|b| b.len()),
+        p,
+    )?;
+    Ok(fast::conv_transpose2d(&geo, input, weight, bias))
+}
+
+/// Gradients of [`conv2d`] for the upstream gradient `grad_output` (shaped like its
+/// output). `has_bias` asks for the bias gradient too.
+pub fn conv2d_backward(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    has_bias: bool,
+    p: &Conv2dParams,
+) -> Result<ConvGrads, ConvError> {
+    let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), None, p)?;
+    geo.check_grad_output(grad_output.dim())?;
+    Ok(fast::conv2d_backward(&geo, input, weight, grad_output, has_bias))
+}
+
+/// Gradients of [`conv_transpose2d`] for the upstream gradient `grad_output` (shaped
+/// like its output). `has_bias` asks for the bias gradient too.
+pub fn conv_transpose2d_backward(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    has_bias: bool,
+    p: &ConvTranspose2dParams,
+) -> Result<ConvGrads, ConvError> {
+    let geo = shape::Geometry::conv_transpose2d(input.dim(), weight.dim(), None, p)?;
+    geo.check_grad_output(grad_output.dim())?;
+    Ok(fast::conv_transpose2d_backward(
+        &geo,
+        input,
+        weight,
+        grad_output,
+        has_bias,
+    ))
+}
