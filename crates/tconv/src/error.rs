@@ -6,7 +6,10 @@
 pub enum ConvError {
     /// A parameter value breaks a rule, e.g. a zero stride.
     #[error("invalid {parameter}: {rule}")]
-    InvalidParameter { parameter: &'static str, rule: String },
+    InvalidParameter {
+        parameter: &'static str,
+        rule: String,
+    },
     /// Two arrays (or an array and the parameters) disagree about a size.
     #[error("shape mismatch in {array}: {rule}")]
     ShapeMismatch { array: &'static str, rule: String },

@@ -27,7 +27,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 
 pub use bilinear::bilinear_kernel;
 pub use error::ConvError;
-pub use shape::{conv2d_output_size, conv_transpose2d_output_size};
+pub use shape::{conv_transpose2d_output_size, conv2d_output_size};
 
 /// Parameters of a 2-D convolution, as `torch.nn.functional.conv2d` takes them.
 /// Each pair is `[height, width]`.
@@ -104,12 +104,8 @@ pub fn conv_transpose2d(
     bias: Option<ArrayView1<f32>>,
     p: &ConvTranspose2dParams,
 ) -> Result<Array4<f32>, ConvError> {
-    let geo = shape::Geometry::conv_transpose2d(
-        input.dim(),
-        weight.dim(),
-        bias.map(|b| b.len()),
-        p,
-    )?;
+    let geo =
+        shape::Geometry::conv_transpose2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
     Ok(fast::conv_transpose2d(&geo, input, weight, bias))
 }
 
@@ -124,7 +120,13 @@ pub fn conv2d_backward(
 ) -> Result<ConvGrads, ConvError> {
     let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), None, p)?;
     geo.check_grad_output(grad_output.dim())?;
-    Ok(fast::conv2d_backward(&geo, input, weight, grad_output, has_bias))
+    Ok(fast::conv2d_backward(
+        &geo,
+        input,
+        weight,
+        grad_output,
+        has_bias,
+    ))
 }
 
 /// Gradients of [`conv_transpose2d`] for the upstream gradient `grad_output` (shaped

@@ -219,7 +219,12 @@ fn channel_sums(a: ArrayView4<f32>) -> Array1<f32> {
     let (n, c, _, _) = a.dim();
     Array1::from_shape_fn(c, |ch| {
         (0..n)
-            .map(|b| a.slice(s![b, ch, .., ..]).iter().map(|&v| v as f64).sum::<f64>())
+            .map(|b| {
+                a.slice(s![b, ch, .., ..])
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>()
+            })
             .sum::<f64>() as f32
     })
 }

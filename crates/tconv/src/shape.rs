@@ -136,7 +136,10 @@ fn check_bounded(name: &'static str, v: [usize; 2]) -> Result<(), ConvError> {
 
 fn check_groups(groups: usize) -> Result<(), ConvError> {
     if groups == 0 {
-        return Err(ConvError::param("groups", "groups must be at least 1, got 0"));
+        return Err(ConvError::param(
+            "groups",
+            "groups must be at least 1, got 0",
+        ));
     }
     Ok(())
 }
@@ -344,11 +347,11 @@ impl Geometry {
         self.col[1] * self.col[2]
     }
 
-/// Calls `f(batch, image channel, image position, column channel, column position,
+    /// Calls `f(batch, image channel, image position, column channel, column position,
     /// weight index)` for every pair of positions that a weight element connects.
     pub fn for_each_tap(
-            &self,
-            mut f: impl FnMut(usize, usize, (usize, usize), usize, (usize, usize), [usize; 4]),
+        &self,
+        mut f: impl FnMut(usize, usize, (usize, usize), usize, (usize, usize), [usize; 4]),
     ) {
         let [_, ih, iw] = self.img;
         let [cc, ch, cw] = self.col;

@@ -15,8 +15,11 @@ use super::gemm::{Mat, Parallelism, matmul};
 use super::lowering::{col2im, im2col};
 use crate::shape::Geometry;
 
-/// Upper bound on the elements of one lowered band (16 MiB of `f32`).
-const BAND_ELEMENTS: usize = 1 << 22;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Upper bound on the elements of one lowered band (16 MiB of `f32`); a variable
+/// only so that tests can force many small bands.
+static BAND_ELEMENTS: AtomicUsize = AtomicUsize::new(1 << 22);
 
 /// How one (image, group) unit of work runs.
 #[derive(Clone, Copy)]
@@ -45,9 +48,11 @@ impl Mode {
 /// Bands of column-side rows `(y0, y1)` whose lowered matrix fits [`BAND_ELEMENTS`].
 fn bands(geo: &Geometry) -> impl Iterator<Item = (usize, usize)> {
     let per_row = (geo.lowered_rows() * geo.col[2]).max(1);
-    let rows = (BAND_ELEMENTS / per_row).clamp(1, geo.col[1].max(1));
+    let rows = (BAND_ELEMENTS.load(Ordering::Relaxed) / per_row).clamp(1, geo.col[1].max(1));
     let height = geo.col[1];
-    (0..height).step_by(rows).map(move |y0| (y0, (y0 + rows).min(height)))
+    (0..height)
+        .step_by(rows)
+        .map(move |y0| (y0, (y0 + rows).min(height)))
 }
 
 fn band_buffer(geo: &Geometry) -> Vec<f32> {
@@ -72,14 +77,20 @@ fn for_each_unit(
     if mode.inner_parallel {
         dst.chunks_mut(chunk).enumerate().for_each(|(u, d)| f(u, d));
     } else {
-        dst.par_chunks_mut(chunk).enumerate().for_each(|(u, d)| f(u, d));
+        dst.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(u, d)| f(u, d));
     }
 }
 
 /// `col[n, group] = W_group · im2col(img[n, group])` for every image and group.
 /// `img` is `[N, img_channels, H, W]` and `col` `[N, col_channels, H', W']`, both dense.
 pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
-    let (g, icg, mg) = (geo.groups, geo.img_group_channels(), geo.col_group_channels());
+    let (g, icg, mg) = (
+        geo.groups,
+        geo.img_group_channels(),
+        geo.col_group_channels(),
+    );
     let (k, p) = (geo.lowered_rows(), geo.col_plane());
     let mode = Mode::for_units(geo.batch * g);
     for_each_unit(col, mg * p, mode, |u, out| {
@@ -95,14 +106,25 @@ pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [
             let width = (y1 - y0) * geo.col[2];
             im2col(geo, src, y0, y1, &mut buf, mode.inner_parallel);
             let lowered = Mat::row_major(&buf[..k * width], k, width);
-            matmul(&mut out[y0 * geo.col[2]..], p, w, lowered, false, mode.gemm());
+            matmul(
+                &mut out[y0 * geo.col[2]..],
+                p,
+                w,
+                lowered,
+                false,
+                mode.gemm(),
+            );
         }
     });
 }
 
 /// `img[n, group] += col2im(W_groupᵀ · col[n, group])` for every image and group.
 pub(crate) fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
-    let (g, icg, mg) = (geo.groups, geo.img_group_channels(), geo.col_group_channels());
+    let (g, icg, mg) = (
+        geo.groups,
+        geo.img_group_channels(),
+        geo.col_group_channels(),
+    );
     let (k, p) = (geo.lowered_rows(), geo.col_plane());
     let mode = Mode::for_units(geo.batch * g);
     for_each_unit(img, icg * geo.img_plane(), mode, |u, out| {
@@ -190,5 +212,67 @@ fn accumulate_unit(
         let lhs = Mat::strided(&grad_col[y0 * geo.col[2]..], mg, width, p);
         let lowered = Mat::row_major(&buf[..k * width], k, width);
         matmul(gw, k, lhs, lowered.t(), true, mode.gemm());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Conv2dParams, ConvTranspose2dParams, reference};
+    use ndarray::Array4;
+
+    fn ramp(dim: (usize, usize, usize, usize), k: f32) -> Array4<f32> {
+        let mut i = 0.0f32;
+        Array4::from_shape_fn(dim, |_| {
+            i += 1.0;
+            (i * k).sin()
+        })
+    }
+
+    fn max_err(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
+        a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    /// With a band of a few rows, every product is built from several bands; the
+    /// results must not change.
+    #[test]
+    fn banded_lowering_matches_reference() {
+        BAND_ELEMENTS.store(40, Ordering::Relaxed);
+        let x = ramp((2, 4, 11, 9), 0.37);
+        let w = ramp((6, 2, 3, 2), 0.91);
+        let p = Conv2dParams {
+            stride: [2, 1],
+            padding: [1, 1],
+            dilation: [1, 2],
+            groups: 2,
+        };
+        let fast = crate::conv2d(x.view(), w.view(), None, &p).unwrap();
+        let slow = reference::conv2d(x.view(), w.view(), None, &p).unwrap();
+        assert!(max_err(&fast, &slow) < 1e-4);
+        let gy = ramp(fast.dim(), 0.53);
+        let fg = crate::conv2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
+        let sg = reference::conv2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
+        assert!(max_err(&fg.input, &sg.input) < 1e-4);
+        assert!(max_err(&fg.weight, &sg.weight) < 1e-3);
+
+        let wt = ramp((4, 3, 4, 3), 0.29);
+        let tp = ConvTranspose2dParams {
+            stride: [2, 3],
+            padding: [1, 0],
+            output_padding: [1, 2],
+            dilation: [1, 1],
+            groups: 1,
+        };
+        let fast = crate::conv_transpose2d(x.view(), wt.view(), None, &tp).unwrap();
+        let slow = reference::conv_transpose2d(x.view(), wt.view(), None, &tp).unwrap();
+        assert!(max_err(&fast, &slow) < 1e-4);
+        let gy = ramp(fast.dim(), 0.71);
+        let fg =
+            crate::conv_transpose2d_backward(x.view(), wt.view(), gy.view(), true, &tp).unwrap();
+        let sg = reference::conv_transpose2d_backward(x.view(), wt.view(), gy.view(), true, &tp)
+            .unwrap();
+        assert!(max_err(&fg.input, &sg.input) < 1e-4);
+        assert!(max_err(&fg.weight, &sg.weight) < 1e-3);
+        BAND_ELEMENTS.store(1 << 22, Ordering::Relaxed);
     }
 }

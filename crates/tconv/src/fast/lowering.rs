@@ -33,7 +33,14 @@ fn image_row(geo: &Geometry, a: usize, y: usize) -> Option<usize> {
 
 /// Fills `cols` (`lowered_rows × (y1 − y0)·col_width`, row-major) from `img`, the
 /// `img_channels / groups` planes of one group.
-pub(crate) fn im2col(geo: &Geometry, img: &[f32], y0: usize, y1: usize, cols: &mut [f32], parallel: bool) {
+pub(crate) fn im2col(
+    geo: &Geometry,
+    img: &[f32],
+    y0: usize,
+    y1: usize,
+    cols: &mut [f32],
+    parallel: bool,
+) {
     let width = (y1 - y0) * geo.col[2];
     if width == 0 {
         return;
@@ -55,7 +62,7 @@ fn fill_row(geo: &Geometry, img: &[f32], y0: usize, y1: usize, r: usize, row: &m
     let (lo, hi) = valid_range(cw, sw, offset, iw);
     let plane = &img[c * geo.img_plane()..(c + 1) * geo.img_plane()];
     for (y, out) in (y0..y1).zip(row.chunks_mut(cw)) {
-        let Some(iy) = image_row(geo, a, y) else {
+        let Some(iy) = image_row(geo, a, y).filter(|_| lo < hi) else {
             out.fill(0.0);
             continue;
         };
@@ -66,7 +73,10 @@ fn fill_row(geo: &Geometry, img: &[f32], y0: usize, y1: usize, r: usize, row: &m
         if sw == 1 {
             out[lo..hi].copy_from_slice(&src[start as usize..start as usize + (hi - lo)]);
         } else {
-            for (o, v) in out[lo..hi].iter_mut().zip(src[start as usize..].iter().step_by(sw)) {
+            for (o, v) in out[lo..hi]
+                .iter_mut()
+                .zip(src[start as usize..].iter().step_by(sw))
+            {
                 *o = *v;
             }
         }
@@ -75,7 +85,14 @@ fn fill_row(geo: &Geometry, img: &[f32], y0: usize, y1: usize, r: usize, row: &m
 
 /// Adds the lowered matrix `cols` (as [`im2col`] lays it out) back into `img`, the
 /// planes of one group: every entry goes to the image position it was read from.
-pub(crate) fn col2im(geo: &Geometry, cols: &[f32], y0: usize, y1: usize, img: &mut [f32], parallel: bool) {
+pub(crate) fn col2im(
+    geo: &Geometry,
+    cols: &[f32],
+    y0: usize,
+    y1: usize,
+    img: &mut [f32],
+    parallel: bool,
+) {
     let [kh, kw] = geo.kernel;
     let band = kh * kw * (y1 - y0) * geo.col[2];
     let plane = geo.img_plane();
@@ -85,7 +102,9 @@ pub(crate) fn col2im(geo: &Geometry, cols: &[f32], y0: usize, y1: usize, img: &m
     let img = &mut img[..geo.img_group_channels() * plane];
     let add = |(dst, src): (&mut [f32], &[f32])| add_channel(geo, src, y0, y1, dst);
     if parallel {
-        img.par_chunks_mut(plane).zip(cols.par_chunks(band)).for_each(add);
+        img.par_chunks_mut(plane)
+            .zip(cols.par_chunks(band))
+            .for_each(add);
     } else {
         img.chunks_mut(plane).zip(cols.chunks(band)).for_each(add);
     }
