@@ -15,6 +15,19 @@
 //! conv_transpose2d weight `[C_in, C_out / groups, kH, kW]`; bias `[C_out]`.
 //! No input makes these functions panic: bad parameters or shapes return a
 //! [`ConvError`] naming the parameter and the rule it breaks.
+//!
+//! ```
+//! use ndarray::Array4;
+//! use tconv::{bilinear_kernel, conv_transpose2d, ConvTranspose2dParams};
+//!
+//! // The FCN's last layer: 21 class maps of 10×15 upsampled ×32 to 320×480.
+//! let scores = Array4::<f32>::zeros((1, 21, 10, 15));
+//! let weight = bilinear_kernel(21, 21, 64);
+//! let p = ConvTranspose2dParams { stride: [32, 32], padding: [16, 16], ..Default::default() };
+//! let up = conv_transpose2d(scores.view(), weight.view(), None, &p)?;
+//! assert_eq!(up.dim(), (1, 21, 320, 480));
+//! # Ok::<(), tconv::ConvError>(())
+//! ```
 
 mod bilinear;
 mod error;

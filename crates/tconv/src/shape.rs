@@ -160,14 +160,13 @@ fn check_transpose_params(p: &ConvTranspose2dParams) -> Result<(), ConvError> {
     check_bounded("padding", p.padding)?;
     check_bounded("dilation", p.dilation)?;
     check_groups(p.groups)?;
-    for d in 0..2 {
+    for (d, dim) in DIMS.iter().enumerate() {
         let (op, s, dil) = (p.output_padding[d], p.stride[d], p.dilation[d]);
         if op >= s && op >= dil {
             return Err(ConvError::param(
                 "output_padding",
                 format!(
-                    "output_padding {op} must be smaller than stride {s} or dilation {dil} ({})",
-                    DIMS[d]
+                    "output_padding {op} must be smaller than stride {s} or dilation {dil} ({dim})"
                 ),
             ));
         }
@@ -211,7 +210,7 @@ impl Geometry {
         check_conv_params(p)?;
         check_kernel([kh, kw])?;
         check_channels("input", c, p.groups)?;
-        if o == 0 || o % p.groups != 0 {
+        if o == 0 || !o.is_multiple_of(p.groups) {
             return Err(ConvError::shape(
                 "weight",
                 format!(
@@ -411,7 +410,7 @@ fn check_channels(array: &'static str, c: usize, groups: usize) -> Result<(), Co
     if c == 0 {
         return Err(ConvError::shape(array, "the input has 0 channels"));
     }
-    if c % groups != 0 {
+    if !c.is_multiple_of(groups) {
         return Err(ConvError::param(
             "groups",
             format!("groups {groups} must divide the input channels {c}"),

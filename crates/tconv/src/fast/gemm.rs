@@ -59,8 +59,7 @@ pub(crate) fn matmul(
     accumulate: bool,
     parallelism: Parallelism,
 ) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(k, b.rows, "inner dimensions of a matrix product differ");
+    let (m, n) = (a.rows, b.cols);
     if m == 0 || n == 0 {
         return;
     }
@@ -68,22 +67,47 @@ pub(crate) fn matmul(
         (m - 1) * ld + n <= dst.len() && n <= ld,
         "matrix product exceeds its destination"
     );
+    // SAFETY: the destination fits in `dst`, checked above; `dst` is borrowed
+    // mutably, so nothing else reads or writes it meanwhile.
+    unsafe { matmul_to_ptr(dst.as_mut_ptr(), ld, a, b, accumulate, parallelism) }
+}
+
+/// [`matmul`] into a raw destination, for callers that write disjoint blocks of one
+/// array from several threads.
+///
+/// # Safety
+/// `dst` must be valid for writes at `dst + r·ld + c` for every `r < a.rows`,
+/// `c < b.cols`, and no other thread may access those elements during the call.
+pub(crate) unsafe fn matmul_to_ptr(
+    dst: *mut f32,
+    ld: usize,
+    a: Mat,
+    b: Mat,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "inner dimensions of a matrix product differ");
+    if m == 0 || n == 0 {
+        return;
+    }
     if k == 0 {
         if !accumulate {
             for r in 0..m {
-                dst[r * ld..r * ld + n].fill(0.0);
+                // SAFETY: row r of the destination, valid by the caller's contract.
+                unsafe { std::slice::from_raw_parts_mut(dst.add(r * ld), n) }.fill(0.0);
             }
         }
         return;
     }
-    // SAFETY: every index the product touches lies inside the slices, checked above
-    // and in `Mat::strided`; `dst` is borrowed mutably, so it aliases neither input.
+    // SAFETY: the inputs' extents were checked in `Mat::strided`; the destination's
+    // validity and exclusivity are the caller's contract.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             ld as isize,
             accumulate,

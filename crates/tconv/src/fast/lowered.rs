@@ -5,81 +5,63 @@
 //! * [`weight_grad`]: `gW = Σ col · im2col(img)ᵀ` (grad weight of both)
 //!
 //! `W` is one group's slice of the weight, `col_channels/groups × lowered_rows`. The
-//! lowered matrix is built a band of rows at a time so its buffer stays bounded.
-//! Work is spread over threads by (image, group) when there are enough of those,
-//! otherwise inside each matrix product and lowering.
-
-use rayon::prelude::*;
-
-use super::gemm::{Mat, Parallelism, matmul};
-use super::lowering::{col2im, im2col};
-use crate::shape::Geometry;
+//! lowered matrix is built a band of column-side rows at a time, small enough to stay
+//! in cache. Threads split the work into pieces that write disjoint outputs, so none
+//! waits for another: bands of output rows for [`correlate`], blocks of image
+//! channels for [`scatter`] and [`weight_grad`]. Each matrix product is single-threaded.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Upper bound on the elements of one lowered band (16 MiB of `f32`); a variable
-/// only so that tests can force many small bands.
-static BAND_ELEMENTS: AtomicUsize = AtomicUsize::new(1 << 22);
+use rayon::prelude::*;
 
-/// How one (image, group) unit of work runs.
-#[derive(Clone, Copy)]
-struct Mode {
-    /// Split the products and lowerings themselves across threads.
-    inner_parallel: bool,
+use super::gemm::{Mat, Parallelism, matmul, matmul_to_ptr};
+use super::lowering::{col2im, im2col};
+use crate::shape::Geometry;
+
+/// Target size of one lowered band, in elements (1 MiB of `f32`); a variable only
+/// so that tests can force many small bands.
+static BAND_ELEMENTS: AtomicUsize = AtomicUsize::new(1 << 18);
+
+/// Pieces of work per thread to aim for, so uneven pieces still balance.
+const PIECES_PER_THREAD: usize = 4;
+
+/// Column-side rows per band when the lowered matrix has `lowered_rows` rows.
+fn band_rows(geo: &Geometry, lowered_rows: usize) -> usize {
+    let per_row = (lowered_rows * geo.col[2]).max(1);
+    (BAND_ELEMENTS.load(Ordering::Relaxed) / per_row).clamp(1, geo.col[1].max(1))
 }
 
-impl Mode {
-    fn for_units(units: usize) -> Self {
-        let threads = rayon::current_num_threads();
-        Self {
-            inner_parallel: threads > 1 && units < threads,
-        }
-    }
-
-    fn gemm(self) -> Parallelism {
-        if self.inner_parallel {
-            Parallelism::Rayon(0)
-        } else {
-            Parallelism::None
-        }
-    }
-}
-
-/// Bands of column-side rows `(y0, y1)` whose lowered matrix fits [`BAND_ELEMENTS`].
-fn bands(geo: &Geometry) -> impl Iterator<Item = (usize, usize)> {
-    let per_row = (geo.lowered_rows() * geo.col[2]).max(1);
-    let rows = (BAND_ELEMENTS.load(Ordering::Relaxed) / per_row).clamp(1, geo.col[1].max(1));
-    let height = geo.col[1];
+fn bands(height: usize, rows: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..height)
-        .step_by(rows)
+        .step_by(rows.max(1))
         .map(move |y0| (y0, (y0 + rows).min(height)))
 }
 
-fn band_buffer(geo: &Geometry) -> Vec<f32> {
+/// Image channels per block, so that `units` independent regions split into enough
+/// pieces for every thread.
+fn channel_block(channels: usize, units: usize) -> usize {
+    let want = PIECES_PER_THREAD * rayon::current_num_threads();
+    let blocks = want.div_ceil(units.max(1)).clamp(1, channels.max(1));
+    channels.div_ceil(blocks).max(1)
+}
+
+fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Vec<f32> {
     if geo.is_pointwise() {
         return Vec::new();
     }
-    let rows = bands(geo).next().map_or(0, |(y0, y1)| y1 - y0);
-    vec![0.0; geo.lowered_rows() * rows * geo.col[2]]
+    vec![0.0; lowered_rows * band_rows(geo, lowered_rows) * geo.col[2]]
 }
 
-/// Runs `f(unit index, unit's slice of dst)` over every (image, group), each slice
-/// `chunk` long, in parallel when the mode says so.
-fn for_each_unit(
-    dst: &mut [f32],
-    chunk: usize,
-    mode: Mode,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
-) {
-    if chunk == 0 {
-        return;
-    }
-    if mode.inner_parallel {
-        dst.chunks_mut(chunk).enumerate().for_each(|(u, d)| f(u, d));
-    } else {
-        dst.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(u, d)| f(u, d));
+/// A pointer that threads may share because each writes a disjoint part.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: used only to write disjoint elements from different threads (see callers).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
@@ -91,31 +73,41 @@ pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [
         geo.img_group_channels(),
         geo.col_group_channels(),
     );
-    let (k, p) = (geo.lowered_rows(), geo.col_plane());
-    let mode = Mode::for_units(geo.batch * g);
-    for_each_unit(col, mg * p, mode, |u, out| {
-        let grp = u % g;
-        let src = &img[u * icg * geo.img_plane()..(u + 1) * icg * geo.img_plane()];
-        let w = Mat::row_major(&weight[grp * mg * k..(grp + 1) * mg * k], mg, k);
-        if geo.is_pointwise() {
-            matmul(out, p, w, Mat::row_major(src, k, p), false, mode.gemm());
-            return;
-        }
-        let mut buf = band_buffer(geo);
-        for (y0, y1) in bands(geo) {
-            let width = (y1 - y0) * geo.col[2];
-            im2col(geo, src, y0, y1, &mut buf, mode.inner_parallel);
-            let lowered = Mat::row_major(&buf[..k * width], k, width);
-            matmul(
-                &mut out[y0 * geo.col[2]..],
-                p,
-                w,
-                lowered,
-                false,
-                mode.gemm(),
-            );
-        }
-    });
+    let (k, p, cw, plane) = (
+        geo.lowered_rows(),
+        geo.col_plane(),
+        geo.col[2],
+        geo.img_plane(),
+    );
+    assert_eq!(col.len(), geo.batch * geo.col[0] * p, "column side size");
+    let rows = band_rows(geo, k);
+    let per_unit = geo.col[1].div_ceil(rows);
+    let out = SharedOut(col.as_mut_ptr());
+    (0..geo.batch * g * per_unit).into_par_iter().for_each_init(
+        || lowered_buffer(geo, k),
+        |buf, piece| {
+            let (unit, band) = (piece / per_unit, piece % per_unit);
+            let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
+            let width = (y1 - y0) * cw;
+            let grp = unit % g;
+            let src = &img[unit * icg * plane..(unit + 1) * icg * plane];
+            let w = Mat::row_major(&weight[grp * mg * k..(grp + 1) * mg * k], mg, k);
+            let lowered = if geo.is_pointwise() {
+                Mat::strided(&src[y0 * cw..], k, width, p)
+            } else {
+                im2col(geo, src, icg, (y0, y1), buf);
+                Mat::row_major(&buf[..k * width], k, width)
+            };
+            let offset = unit * mg * p + y0 * cw;
+            // SAFETY: this piece writes rows `unit·mg .. (unit+1)·mg` of `col`,
+            // columns `y0·cw .. y1·cw` of each: inside `col` (its length is
+            // checked above) and disjoint from every other piece's.
+            unsafe {
+                let dst = out.get().add(offset);
+                matmul_to_ptr(dst, p, w, lowered, false, Parallelism::None);
+            }
+        },
+    );
 }
 
 /// `img[n, group] += col2im(W_groupᵀ · col[n, group])` for every image and group.
@@ -125,94 +117,107 @@ pub(crate) fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f3
         geo.img_group_channels(),
         geo.col_group_channels(),
     );
-    let (k, p) = (geo.lowered_rows(), geo.col_plane());
-    let mode = Mode::for_units(geo.batch * g);
-    for_each_unit(img, icg * geo.img_plane(), mode, |u, out| {
-        let grp = u % g;
-        let src = &col[u * mg * p..(u + 1) * mg * p];
-        let wt = Mat::row_major(&weight[grp * mg * k..(grp + 1) * mg * k], mg, k).t();
-        if geo.is_pointwise() {
-            matmul(out, p, wt, Mat::row_major(src, mg, p), true, mode.gemm());
-            return;
-        }
-        let mut buf = band_buffer(geo);
-        for (y0, y1) in bands(geo) {
-            let width = (y1 - y0) * geo.col[2];
-            let band = Mat::strided(&src[y0 * geo.col[2]..], mg, width, p);
-            matmul(&mut buf, width, wt, band, false, mode.gemm());
-            col2im(geo, &buf, y0, y1, out, mode.inner_parallel);
-        }
-    });
+    let (k, p, cw, plane) = (
+        geo.lowered_rows(),
+        geo.col_plane(),
+        geo.col[2],
+        geo.img_plane(),
+    );
+    let taps = geo.kernel[0] * geo.kernel[1];
+    // Narrow bands starve the product of columns: prefer fewer channels per block.
+    let band = BAND_ELEMENTS.load(Ordering::Relaxed);
+    let cb = channel_block(icg, geo.batch * g).min((band / (taps * p).max(1)).max(1));
+    if icg * plane == 0 {
+        return;
+    }
+    img.par_chunks_mut(icg * plane)
+        .enumerate()
+        .for_each(|(unit, region)| {
+            let grp = unit % g;
+            let src = &col[unit * mg * p..(unit + 1) * mg * p];
+            region.par_chunks_mut(cb * plane).enumerate().for_each_init(
+                || lowered_buffer(geo, cb * taps),
+                |buf, (block, out)| {
+                    let channels = out.len() / plane;
+                    let kb = channels * taps;
+                    let w = &weight[grp * mg * k + block * cb * taps..];
+                    let wt = Mat::strided(w, mg, kb, k).t();
+                    if geo.is_pointwise() {
+                        let x = Mat::row_major(src, mg, p);
+                        matmul(out, p, wt, x, true, Parallelism::None);
+                        return;
+                    }
+                    for (y0, y1) in bands(geo.col[1], band_rows(geo, cb * taps)) {
+                        let width = (y1 - y0) * cw;
+                        let x = Mat::strided(&src[y0 * cw..], mg, width, p);
+                        matmul(buf, width, wt, x, false, Parallelism::None);
+                        col2im(geo, buf, channels, (y0, y1), out);
+                    }
+                },
+            );
+        });
 }
 
 /// `gW[group] = Σ_n col[n, group] · im2col(img[n, group])ᵀ`, the weight gradient of
 /// both a convolution and a transposed convolution, laid out like the weight.
 pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
-    let g = geo.groups;
-    let (mg, k) = (geo.col_group_channels(), geo.lowered_rows());
-    let len = geo.col[0] * k;
-    let mode = Mode::for_units(geo.batch * g);
-    let accumulate_image = |n: usize, grad: &mut [f32], buf: &mut Vec<f32>| {
-        for grp in 0..g {
-            let gw = &mut grad[grp * mg * k..(grp + 1) * mg * k];
-            accumulate_unit(geo, n * g + grp, img, col, gw, buf, mode);
-        }
-    };
-    if mode.inner_parallel || geo.batch <= 1 {
-        let mut grad = vec![0.0; len];
-        let mut buf = band_buffer(geo);
-        for n in 0..geo.batch {
-            accumulate_image(n, &mut grad, &mut buf);
-        }
-        return grad;
-    }
-    (0..geo.batch)
-        .into_par_iter()
-        .fold(
-            || (vec![0.0; len], band_buffer(geo)),
-            |(mut grad, mut buf), n| {
-                accumulate_image(n, &mut grad, &mut buf);
-                (grad, buf)
-            },
-        )
-        .map(|(grad, _)| grad)
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a
-        })
-        .unwrap_or_else(|| vec![0.0; len])
-}
-
-/// `gw += col[unit] · im2col(img[unit])ᵀ` for one (image, group) unit.
-fn accumulate_unit(
-    geo: &Geometry,
-    u: usize,
-    img: &[f32],
-    col: &[f32],
-    gw: &mut [f32],
-    buf: &mut [f32],
-    mode: Mode,
-) {
-    let (icg, mg, k, p) = (
+    let (g, icg, mg) = (
+        geo.groups,
         geo.img_group_channels(),
         geo.col_group_channels(),
+    );
+    let (k, p, cw, plane) = (
         geo.lowered_rows(),
         geo.col_plane(),
+        geo.col[2],
+        geo.img_plane(),
     );
-    let src = &img[u * icg * geo.img_plane()..(u + 1) * icg * geo.img_plane()];
-    let grad_col = &col[u * mg * p..(u + 1) * mg * p];
-    if geo.is_pointwise() {
-        let lhs = Mat::row_major(grad_col, mg, p);
-        matmul(gw, k, lhs, Mat::row_major(src, k, p).t(), true, mode.gemm());
-        return;
+    let taps = geo.kernel[0] * geo.kernel[1];
+    let cb = channel_block(icg, g);
+    let blocks = icg.div_ceil(cb);
+    // Each piece owns the columns of one block of image channels in one group.
+    let pieces: Vec<Vec<f32>> = (0..g * blocks)
+        .into_par_iter()
+        .map_init(
+            || lowered_buffer(geo, cb * taps),
+            |buf, piece| {
+                let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
+                let channels = cb.min(icg - c0);
+                let kb = channels * taps;
+                let mut acc = vec![0.0; mg * kb];
+                for n in 0..geo.batch {
+                    let unit = n * g + grp;
+                    let first = (unit * icg + c0) * plane;
+                    let src = &img[first..first + channels * plane];
+                    let grad_col = &col[unit * mg * p..(unit + 1) * mg * p];
+                    if geo.is_pointwise() {
+                        let lhs = Mat::row_major(grad_col, mg, p);
+                        let x = Mat::row_major(src, channels, p).t();
+                        matmul(&mut acc, kb, lhs, x, true, Parallelism::None);
+                        continue;
+                    }
+                    for (y0, y1) in bands(geo.col[1], band_rows(geo, cb * taps)) {
+                        let width = (y1 - y0) * cw;
+                        im2col(geo, src, channels, (y0, y1), buf);
+                        let lhs = Mat::strided(&grad_col[y0 * cw..], mg, width, p);
+                        let lowered = Mat::row_major(&buf[..kb * width], kb, width);
+                        matmul(&mut acc, kb, lhs, lowered.t(), true, Parallelism::None);
+                    }
+                }
+                acc
+            },
+        )
+        .collect();
+    let mut grad = vec![0.0; geo.col[0] * k];
+    for (piece, acc) in pieces.iter().enumerate() {
+        let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
+        let kb = acc.len() / mg.max(1);
+        for r in 0..mg {
+            let start = (grp * mg + r) * k + c0 * taps;
+            grad[start..start + kb].copy_from_slice(&acc[r * kb..(r + 1) * kb]);
+        }
     }
-    for (y0, y1) in bands(geo) {
-        let width = (y1 - y0) * geo.col[2];
-        im2col(geo, src, y0, y1, buf, mode.inner_parallel);
-        let lhs = Mat::strided(&grad_col[y0 * geo.col[2]..], mg, width, p);
-        let lowered = Mat::row_major(&buf[..k * width], k, width);
-        matmul(gw, k, lhs, lowered.t(), true, mode.gemm());
-    }
+    grad
 }
 
 #[cfg(test)]
@@ -273,6 +278,6 @@ mod tests {
             .unwrap();
         assert!(max_err(&fg.input, &sg.input) < 1e-4);
         assert!(max_err(&fg.weight, &sg.weight) < 1e-3);
-        BAND_ELEMENTS.store(1 << 22, Ordering::Relaxed);
+        BAND_ELEMENTS.store(1 << 18, Ordering::Relaxed);
     }
 }

@@ -7,8 +7,6 @@
 //! padding). Both functions work on a band of column-side rows `y0..y1`, so callers
 //! can bound the buffer's size.
 
-use rayon::prelude::*;
-
 use crate::shape::Geometry;
 
 /// The range of `o` in `0..out_len` for which `o · stride + offset` lies in `0..in_len`.
@@ -31,26 +29,22 @@ fn image_row(geo: &Geometry, a: usize, y: usize) -> Option<usize> {
     (iy >= 0 && (iy as usize) < geo.img[1]).then_some(iy as usize)
 }
 
-/// Fills `cols` (`lowered_rows × (y1 − y0)·col_width`, row-major) from `img`, the
-/// `img_channels / groups` planes of one group.
+/// Fills `cols` (`channels·kH·kW × (y1 − y0)·col_width`, row-major) from `img`,
+/// `channels` consecutive image planes.
 pub(crate) fn im2col(
     geo: &Geometry,
     img: &[f32],
-    y0: usize,
-    y1: usize,
+    channels: usize,
+    (y0, y1): (usize, usize),
     cols: &mut [f32],
-    parallel: bool,
 ) {
     let width = (y1 - y0) * geo.col[2];
     if width == 0 {
         return;
     }
-    let cols = &mut cols[..geo.lowered_rows() * width];
-    let fill = |(r, row): (usize, &mut [f32])| fill_row(geo, img, y0, y1, r, row);
-    if parallel {
-        cols.par_chunks_mut(width).enumerate().for_each(fill);
-    } else {
-        cols.chunks_mut(width).enumerate().for_each(fill);
+    let rows = channels * geo.kernel[0] * geo.kernel[1];
+    for (r, row) in cols[..rows * width].chunks_mut(width).enumerate() {
+        fill_row(geo, img, y0, y1, r, row);
     }
 }
 
@@ -69,29 +63,20 @@ fn fill_row(geo: &Geometry, img: &[f32], y0: usize, y1: usize, r: usize, row: &m
         let src = &plane[iy * iw..(iy + 1) * iw];
         out[..lo].fill(0.0);
         out[hi..].fill(0.0);
-        let start = (lo * sw) as isize + offset;
-        if sw == 1 {
-            out[lo..hi].copy_from_slice(&src[start as usize..start as usize + (hi - lo)]);
-        } else {
-            for (o, v) in out[lo..hi]
-                .iter_mut()
-                .zip(src[start as usize..].iter().step_by(sw))
-            {
-                *o = *v;
-            }
-        }
+        let start = ((lo * sw) as isize + offset) as usize;
+        gather(&mut out[lo..hi], &src[start..], sw);
     }
 }
 
-/// Adds the lowered matrix `cols` (as [`im2col`] lays it out) back into `img`, the
-/// planes of one group: every entry goes to the image position it was read from.
+/// Adds the lowered matrix `cols` (as [`im2col`] lays it out) back into `img`,
+/// `channels` consecutive image planes: every entry goes to the image position it
+/// was read from.
 pub(crate) fn col2im(
     geo: &Geometry,
     cols: &[f32],
-    y0: usize,
-    y1: usize,
+    channels: usize,
+    (y0, y1): (usize, usize),
     img: &mut [f32],
-    parallel: bool,
 ) {
     let [kh, kw] = geo.kernel;
     let band = kh * kw * (y1 - y0) * geo.col[2];
@@ -99,14 +84,11 @@ pub(crate) fn col2im(
     if band == 0 || plane == 0 {
         return;
     }
-    let img = &mut img[..geo.img_group_channels() * plane];
-    let add = |(dst, src): (&mut [f32], &[f32])| add_channel(geo, src, y0, y1, dst);
-    if parallel {
-        img.par_chunks_mut(plane)
-            .zip(cols.par_chunks(band))
-            .for_each(add);
-    } else {
-        img.chunks_mut(plane).zip(cols.chunks(band)).for_each(add);
+    for (dst, src) in img[..channels * plane]
+        .chunks_mut(plane)
+        .zip(cols.chunks(band))
+    {
+        add_channel(geo, src, y0, y1, dst);
     }
 }
 
@@ -137,6 +119,26 @@ fn add_channel(geo: &Geometry, band: &[f32], y0: usize, y1: usize, plane: &mut [
                         *d += *v;
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `dst[i] = src[i · stride]`, with the common strides 1 and 2 spelled out so they
+/// compile to straight vector code.
+fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst.copy_from_slice(&src[..dst.len()]),
+        2 if !dst.is_empty() => {
+            let n = dst.len();
+            let pairs = src[..2 * n - 1].chunks(2);
+            for (d, pair) in dst.iter_mut().zip(pairs) {
+                *d = pair[0];
+            }
+        }
+        _ => {
+            for (d, v) in dst.iter_mut().zip(src.iter().step_by(stride)) {
+                *d = *v;
             }
         }
     }

@@ -38,11 +38,7 @@ fn add_bias(out: &mut Array4<f32>, bias: Option<ArrayView1<f32>>) {
 }
 
 fn channel_sums(a: &[f32], batch: usize, channels: usize) -> Array1<f32> {
-    let plane = if batch * channels == 0 {
-        0
-    } else {
-        a.len() / (batch * channels)
-    };
+    let plane = a.len().checked_div(batch * channels).unwrap_or(0);
     let mut sums = vec![0.0f64; channels];
     for (i, p) in a.chunks(plane.max(1)).enumerate().take(batch * channels) {
         sums[i % channels] += p.iter().map(|&v| v as f64).sum::<f64>();

@@ -1,0 +1,54 @@
+//! Times the forward pass of each benchmark shape and prints one line per shape
+//! (median milliseconds and GFLOP/s), in the same format as
+//! `scripts/bench_pytorch.py`, so the two can be run in the same minute and compared.
+//!
+//! Run: `cargo run --release -p tconv --example kernel_timings [-- [--json] [SHAPE]]`
+
+use std::time::Instant;
+
+#[allow(dead_code)]
+#[path = "../benches/shapes.rs"]
+mod shapes;
+
+fn median_ms(mut run: impl FnMut()) -> f64 {
+    run();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 5 || (times.len() < 50 && start.elapsed().as_secs_f64() < 3.0) {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    let mut rows = Vec::new();
+    // `kernel_timings conv7x7_stem` times one shape only.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    for shape in shapes::shapes() {
+        if only.as_deref().is_some_and(|o| o != shape.name) {
+            continue;
+        }
+        let x = shape.input();
+        let w = shape.weight();
+        let out = shape.forward(&x, &w).dim();
+        let ms = median_ms(|| {
+            std::hint::black_box(shape.forward(&x, &w));
+        });
+        let gflops = shape.flops(out) / ms / 1e6;
+        if json {
+            rows.push(format!(
+                "{{\"name\": \"{}\", \"ms\": {ms:.3}, \"gflops\": {gflops:.1}}}",
+                shape.name
+            ));
+        } else {
+            println!("{:<24} {ms:>10.3} ms {gflops:>8.1} GFLOP/s", shape.name);
+        }
+    }
+    if json {
+        println!("[{}]", rows.join(", "));
+    }
+}
