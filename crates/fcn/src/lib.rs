@@ -1,0 +1,25 @@
+//! `fcn`: semantic segmentation with fully convolutional networks, on Burn.
+//!
+//! What it is: the model (ResNet-18 backbone, 1×1 class convolution, ×32 transposed
+//! convolution initialised to bilinear upsampling), PyTorch weights in and out, and
+//! the inference API that the `fcn` command line and users call.
+//!
+//! What it is not: a general deep-learning library. Tensors, autodiff and layers are
+//! Burn's; the convolution kernels at the array level live in `tconv`.
+//!
+//! ```no_run
+//! let device = burn::tensor::Device::flex();
+//! let model = fcn::Fcn::load("fcn_d2l.pth", &device)?;
+//! let image = image::open("photo.jpg").unwrap().to_rgb8();
+//! let classes = model.predict(&image)?; // one class index per pixel
+//! # Ok::<(), fcn::FcnError>(())
+//! ```
+
+mod error;
+pub mod loss;
+pub mod model;
+pub mod state;
+pub mod weights;
+
+pub use error::{FcnError, Result};
+pub use model::{Fcn, FcnConfig, FcnNet, ModelMeta};

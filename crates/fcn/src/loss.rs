@@ -1,0 +1,22 @@
+//! Per-pixel cross-entropy that ignores a label (255, VOC's void border).
+//!
+//! Burn's `CrossEntropyLoss` takes 2-D logits and has no ignore index, so this one
+//! works on `[N, C, H, W]` logits directly.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor};
+
+/// The label that marks pixels to leave out of the loss.
+pub const IGNORE_LABEL: i64 = 255;
+
+/// Mean over the non-ignored pixels of `−log softmax(logits)[label]`. `labels` is
+/// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).
+pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
+    let ignored = labels.clone().equal_elem(IGNORE_LABEL);
+    let keep = ignored.clone().bool_not().float();
+    let safe = labels.mask_fill(ignored, 0);
+    let picked: Tensor<4> = log_softmax(logits, 1).gather(1, safe.unsqueeze_dim(1));
+    let picked: Tensor<3> = picked.squeeze_dim(1);
+    let count = keep.clone().sum().clamp_min(1.0);
+    (picked * keep).sum().neg() / count
+}

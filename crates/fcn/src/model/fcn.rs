@@ -1,0 +1,299 @@
+//! [`FcnNet`], the network as a Burn module, and [`Fcn`], the model a user holds:
+//! the network, its device and what it needs to be used (classes, normalisation).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use image::RgbImage;
+use ndarray::{Array2, Array4, ArrayView4, Axis, s};
+
+use super::head::FcnHead;
+use super::layers::tensor;
+use super::resnet::{ResNet18, Source};
+use crate::error::{FcnError, Result};
+use crate::state::{StateDict, StateReader};
+use crate::weights::{self, FORMAT_KEY, FORMAT_VERSION, Loaded, WeightFormat};
+
+/// The network: backbone, then head.
+#[derive(Module, Debug)]
+pub struct FcnNet {
+    pub backbone: ResNet18,
+    pub head: FcnHead,
+}
+
+impl FcnNet {
+    /// Logits `[N, num_classes, H, W]` for a normalised batch `[N, 3, H, W]` whose sides
+    /// are multiples of 32 (other sizes give a map of 32 × ⌈side / 32⌉-ish; use
+    /// [`Fcn::logits`], which pads and crops).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.head.forward(self.backbone.forward(x))
+    }
+
+    /// All parameters and BatchNorm statistics under the textbook's key names.
+    pub fn state_dict(&self) -> StateDict {
+        let mut dict = StateDict::default();
+        self.backbone.store(&mut dict);
+        self.head.store(&mut dict);
+        dict
+    }
+}
+
+/// The ImageNet statistics every torchvision backbone was trained with.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// The Pascal VOC class names, in label order.
+pub const VOC_CLASSES: [&str; 21] = [
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "potted plant",
+    "sheep", "sofa", "train", "tv/monitor",
+];
+
+/// How to build a fresh model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FcnConfig {
+    pub num_classes: usize,
+    /// Channels of the backbone's first stage: 64 is ResNet-18 (needed for pretrained
+    /// weights); smaller is faster.
+    pub width: usize,
+    pub class_names: Vec<String>,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for FcnConfig {
+    /// Pascal VOC: 21 classes, full width, ImageNet normalisation.
+    fn default() -> Self {
+        Self {
+            num_classes: 21,
+            width: 64,
+            class_names: VOC_CLASSES.iter().map(|s| s.to_string()).collect(),
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        }
+    }
+}
+
+impl FcnConfig {
+    /// `num_classes` classes named `class_0`, … unless they are VOC's 21.
+    pub fn with_num_classes(mut self, num_classes: usize) -> Self {
+        self.num_classes = num_classes;
+        if num_classes != self.class_names.len() {
+            self.class_names = (0..num_classes).map(|i| format!("class_{i}")).collect();
+        }
+        self
+    }
+}
+
+/// What travels with a model besides its tensors.
+pub type ModelMeta = FcnConfig;
+
+/// Where a loaded model came from.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub format: WeightFormat,
+    pub dtype: String,
+    /// Keys present in the file that carry nothing the model uses (`fc.*`,
+    /// `num_batches_tracked`).
+    pub ignored_keys: Vec<String>,
+}
+
+/// A segmentation model ready to use.
+#[derive(Debug)]
+pub struct Fcn {
+    pub net: FcnNet,
+    pub meta: ModelMeta,
+    pub device: Device,
+    /// Set when the model was read from a file.
+    pub origin: Option<LoadReport>,
+}
+
+impl Fcn {
+    /// A freshly initialised model: random backbone, Xavier-uniform class convolution,
+    /// bilinear upsampling.
+    pub fn new(config: &FcnConfig, device: &Device) -> Self {
+        let backbone = ResNet18::build(&mut Source::Init, config.width, device);
+        let head = FcnHead::build(&mut Source::Init, backbone.out_channels(), config.num_classes, device);
+        Self {
+            net: FcnNet { backbone, head },
+            meta: config.clone(),
+            device: device.clone(),
+            origin: None,
+        }
+    }
+
+    /// Loads any supported weight file (see [`crate::weights`]). A torchvision ResNet-18
+    /// fills the backbone and leaves a fresh head for VOC's 21 classes; use
+    /// [`Fcn::load_with`] to choose the classes.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        Self::load_with(path, &FcnConfig::default(), device)
+    }
+
+    /// As [`Fcn::load`]; `config` describes the head to create when the file holds a
+    /// backbone only, and the metadata of files that carry none.
+    pub fn load_with(path: impl AsRef<Path>, config: &FcnConfig, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let loaded = weights::read(path)?;
+        Self::from_loaded(path, loaded, config, device)
+    }
+
+    fn from_loaded(path: &Path, loaded: Loaded, config: &FcnConfig, device: &Device) -> Result<Self> {
+        let shape_of = |key: &str| loaded.state.tensors.get(key).map(|t| t.shape.clone());
+        let width = match shape_of("0.weight").as_deref() {
+            Some([w, 3, 7, 7]) if *w > 0 => *w,
+            Some(other) => {
+                return Err(FcnError::weights(path, format!("0.weight: shape {other:?}, expected [width, 3, 7, 7]")));
+            }
+            None => return Err(FcnError::weights(path, "missing keys: 0.weight")),
+        };
+        let mut meta = match loaded.format {
+            WeightFormat::Native => meta_from(path, &loaded.metadata)?,
+            _ => config.clone(),
+        };
+        meta.width = width;
+        let source = path.display().to_string();
+        let mut reader = StateReader::new(&source, &loaded.state);
+        let backbone = ResNet18::build(&mut Source::State(&mut reader), width, device);
+        let head = if loaded.format == WeightFormat::TorchvisionResNet18 {
+            FcnHead::build(&mut Source::Init, backbone.out_channels(), meta.num_classes, device)
+        } else {
+            let classes = match shape_of("final_conv.weight").as_deref() {
+                Some([c, ..]) => *c,
+                _ => return Err(FcnError::weights(path, "missing keys: final_conv.weight")),
+            };
+            if meta.num_classes != classes {
+                meta = meta.with_num_classes(classes);
+            }
+            FcnHead::build(&mut Source::State(&mut reader), backbone.out_channels(), classes, device)
+        };
+        let torchvision = loaded.format == WeightFormat::TorchvisionResNet18;
+        let mut ignored = reader.finish(|k| torchvision && k.starts_with("fc."))?;
+        ignored.extend(loaded.integer_keys.iter().cloned());
+        ignored.sort();
+        Ok(Self {
+            net: FcnNet { backbone, head },
+            meta,
+            device: device.clone(),
+            origin: Some(LoadReport {
+                format: loaded.format,
+                dtype: loaded.dtype,
+                ignored_keys: ignored,
+            }),
+        })
+    }
+
+    /// Saves the model as a safetensors checkpoint with the textbook's key names and
+    /// this model's metadata; PyTorch loads it with
+    /// `net.load_state_dict(safetensors.torch.load_file(path))`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let m = &self.meta;
+        let metadata = HashMap::from([
+            (FORMAT_KEY.to_string(), FORMAT_VERSION.to_string()),
+            ("num_classes".to_string(), m.num_classes.to_string()),
+            ("width".to_string(), m.width.to_string()),
+            ("class_names".to_string(), json(&m.class_names)),
+            ("mean".to_string(), json(&m.mean.to_vec())),
+            ("std".to_string(), json(&m.std.to_vec())),
+        ]);
+        weights::write_safetensors(path.as_ref(), &self.net.state_dict(), metadata)
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.net.head.num_classes()
+    }
+
+    /// Number of trainable values (BatchNorm statistics excluded).
+    pub fn num_params(&self) -> usize {
+        self.net.num_params()
+    }
+
+    /// Logits `[N, num_classes, H, W]` for a normalised batch `[N, 3, H, W]` of any size:
+    /// sides that are not multiples of 32 are padded with zeros (the mean colour after
+    /// normalisation) at the bottom and right, and the logits cropped back.
+    pub fn logits(&self, input: ArrayView4<f32>) -> Result<Array4<f32>> {
+        let (n, c, h, w) = input.dim();
+        if c != 3 {
+            return Err(FcnError::Input(format!("expected 3 input channels, got {c} (shape {:?})", input.dim())));
+        }
+        if n == 0 || h == 0 || w == 0 {
+            return Err(FcnError::Input(format!("empty input of shape {:?}", input.dim())));
+        }
+        let (ph, pw) = (h.div_ceil(32) * 32, w.div_ceil(32) * 32);
+        let mut padded = Array4::<f32>::zeros((n, 3, ph, pw));
+        padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
+        let x = tensor(padded.into_raw_vec_and_offset().0, [n, 3, ph, pw], &self.device);
+        let y = self.net.forward(x);
+        let k = self.num_classes();
+        let values = super::layers::named(&y).data;
+        let full = Array4::from_shape_vec((n, k, ph, pw), values)
+            .map_err(|e| FcnError::Input(format!("unexpected output shape: {e}")))?;
+        Ok(full.slice(s![.., .., ..h, ..w]).to_owned())
+    }
+
+    /// The class of every pixel of an RGB image (normalisation included).
+    pub fn predict(&self, image: &RgbImage) -> Result<Array2<u8>> {
+        let x = self.normalize(image);
+        let logits = self.logits(x.view())?;
+        Ok(argmax_classes(&logits.index_axis(Axis(0), 0).to_owned()))
+    }
+
+    /// `[1, 3, H, W]`, scaled to [0, 1] then normalised with the model's mean and std.
+    pub fn normalize(&self, image: &RgbImage) -> Array4<f32> {
+        let (w, h) = image.dimensions();
+        let mut x = Array4::<f32>::zeros((1, 3, h as usize, w as usize));
+        for (px, py, p) in image.enumerate_pixels() {
+            for c in 0..3 {
+                x[[0, c, py as usize, px as usize]] =
+                    (p[c] as f32 / 255.0 - self.meta.mean[c]) / self.meta.std[c];
+            }
+        }
+        x
+    }
+}
+
+/// Per pixel, the index of the largest logit (`[classes, H, W]` → `[H, W]`).
+pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
+    let (k, h, w) = logits.dim();
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let mut best = 0;
+        for c in 1..k {
+            if logits[[c, y, x]] > logits[[best, y, x]] {
+                best = c;
+            }
+        }
+        best.min(u8::MAX as usize) as u8
+    })
+}
+
+fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<ModelMeta> {
+    let get = |k: &str| {
+        m.get(k)
+            .ok_or_else(|| FcnError::weights(path, format!("checkpoint metadata lacks {k}")))
+    };
+    let bad = |k: &str, e: String| FcnError::weights(path, format!("checkpoint metadata {k}: {e}"));
+    let version = get(FORMAT_KEY)?;
+    if version != FORMAT_VERSION {
+        return Err(bad(FORMAT_KEY, format!("version {version} is not supported (this build reads {FORMAT_VERSION})")));
+    }
+    let num_classes: usize = get("num_classes")?.parse().map_err(|e| bad("num_classes", format!("{e}")))?;
+    let width: usize = get("width")?.parse().map_err(|e| bad("width", format!("{e}")))?;
+    let class_names: Vec<String> =
+        serde_json::from_str(get("class_names")?).map_err(|e| bad("class_names", e.to_string()))?;
+    let triple = |k: &str| -> Result<[f32; 3]> {
+        let v: Vec<f32> = serde_json::from_str(get(k)?).map_err(|e| bad(k, e.to_string()))?;
+        v.try_into().map_err(|v: Vec<f32>| bad(k, format!("expected 3 values, got {}", v.len())))
+    };
+    Ok(ModelMeta {
+        num_classes,
+        width,
+        class_names,
+        mean: triple("mean")?,
+        std: triple("std")?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("strings and floats serialise to JSON")
+}

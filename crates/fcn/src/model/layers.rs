@@ -1,0 +1,151 @@
+//! Burn layers built from named tensors (or freshly initialised) and written back
+//! to named tensors, with PyTorch's parameter names (`weight`, `bias`,
+//! `running_mean`, `running_var`).
+
+use burn::module::{Param, RunningState};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::state::{NamedTensor, StateDict, StateReader};
+
+/// A tensor from row-major values.
+pub fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// The values of a tensor, row-major, with its shape.
+pub fn named<const D: usize>(t: &Tensor<D>) -> NamedTensor {
+    let data = t.to_data().convert::<f32>();
+    let values = data
+        .try_to_vec::<f32>()
+        .expect("a float tensor converts to f32 values");
+    NamedTensor::new(t.dims().to_vec(), values)
+}
+
+/// The shape of a 2-D convolution.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvSpec {
+    pub channels: [usize; 2],
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    pub fn new(channels: [usize; 2], kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            channels,
+            kernel,
+            stride,
+            padding,
+            bias: false,
+        }
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        [self.channels[1], self.channels[0], self.kernel, self.kernel]
+    }
+
+    fn config(&self) -> Conv2dConfig {
+        let p = self.padding;
+        Conv2dConfig::new(self.channels, [self.kernel; 2])
+            .with_stride([self.stride; 2])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .with_bias(self.bias)
+    }
+}
+
+/// A convolution initialised as torchvision initialises ResNet's: Kaiming-normal,
+/// fan-out, for ReLU.
+pub fn init_conv2d(spec: ConvSpec, device: &Device) -> Conv2d {
+    spec.config()
+        .with_initializer(Initializer::KaimingNormal {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: true,
+        })
+        .init(device)
+}
+
+/// A convolution whose weight (and bias, if the spec has one) come from `prefix.weight`
+/// and `prefix.bias`.
+pub fn load_conv2d(r: &mut StateReader, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
+    let mut conv = spec.config().with_initializer(Initializer::Zeros).init(device);
+    let shape = spec.weight_shape();
+    conv.weight = Param::from_tensor(tensor(r.take(&format!("{prefix}.weight"), &shape), shape, device));
+    if spec.bias {
+        let c = spec.channels[1];
+        conv.bias = Some(Param::from_tensor(tensor(
+            r.take(&format!("{prefix}.bias"), &[c]),
+            [c],
+            device,
+        )));
+    }
+    conv
+}
+
+pub fn store_conv2d(conv: &Conv2d, dict: &mut StateDict, prefix: &str) {
+    dict.insert(format!("{prefix}.weight"), named(&conv.weight.val()));
+    if let Some(bias) = &conv.bias {
+        dict.insert(format!("{prefix}.bias"), named(&bias.val()));
+    }
+}
+
+/// A transposed convolution num_classes → num_classes with the FCN's kernel, stride
+/// and padding; its parameters come from `init` or from the state dict.
+pub fn transpose_conv_config(channels: usize, kernel: usize, stride: usize, padding: usize) -> ConvTranspose2dConfig {
+    ConvTranspose2dConfig::new([channels, channels], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding([padding, padding])
+}
+
+pub fn load_conv_transpose2d(
+    r: &mut StateReader,
+    prefix: &str,
+    config: &ConvTranspose2dConfig,
+    device: &Device,
+) -> ConvTranspose2d {
+    let mut conv = config.clone().with_initializer(Initializer::Zeros).init(device);
+    let [i, o] = config.channels;
+    let [kh, kw] = config.kernel_size;
+    let shape = [i, o, kh, kw];
+    conv.weight = Param::from_tensor(tensor(r.take(&format!("{prefix}.weight"), &shape), shape, device));
+    if config.bias {
+        conv.bias = Some(Param::from_tensor(tensor(
+            r.take(&format!("{prefix}.bias"), &[o]),
+            [o],
+            device,
+        )));
+    }
+    conv
+}
+
+pub fn store_conv_transpose2d(conv: &ConvTranspose2d, dict: &mut StateDict, prefix: &str) {
+    dict.insert(format!("{prefix}.weight"), named(&conv.weight.val()));
+    if let Some(bias) = &conv.bias {
+        dict.insert(format!("{prefix}.bias"), named(&bias.val()));
+    }
+}
+
+/// BatchNorm with PyTorch's defaults (epsilon 1e-5, momentum 0.1).
+pub fn init_batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels).init(device)
+}
+
+pub fn load_batch_norm(r: &mut StateReader, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
+    let mut bn = init_batch_norm(channels, device);
+    let mut get = |name: &str| tensor(r.take(&format!("{prefix}.{name}"), &[channels]), [channels], device);
+    bn.gamma = Param::from_tensor(get("weight"));
+    bn.beta = Param::from_tensor(get("bias"));
+    bn.running_mean = RunningState::new(get("running_mean"));
+    bn.running_var = RunningState::new(get("running_var"));
+    bn
+}
+
+pub fn store_batch_norm(bn: &BatchNorm, dict: &mut StateDict, prefix: &str) {
+    dict.insert(format!("{prefix}.weight"), named(&bn.gamma.val()));
+    dict.insert(format!("{prefix}.bias"), named(&bn.beta.val()));
+    dict.insert(format!("{prefix}.running_mean"), named(&bn.running_mean.value()));
+    dict.insert(format!("{prefix}.running_var"), named(&bn.running_var.value()));
+}

@@ -1,0 +1,8 @@
+//! The FCN: ResNet-18 backbone, 1×1 class convolution, ×32 transposed convolution.
+
+pub mod fcn;
+pub mod head;
+pub mod layers;
+pub mod resnet;
+
+pub use fcn::{Fcn, FcnConfig, FcnNet, ModelMeta};

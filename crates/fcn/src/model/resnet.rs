@@ -1,0 +1,167 @@
+//! ResNet-18 as torchvision builds it, without its average pooling and fully
+//! connected layer: the FCN's backbone. A 3×H×W image becomes an
+//! (8·width)×H/32×W/32 feature map (512×10×15 for 320×480 at width 64).
+//!
+//! Parameter names follow the textbook's `nn.Sequential` of torchvision's children:
+//! `0` stem convolution, `1` its BatchNorm, `4`–`7` the four stages (torchvision's
+//! `conv1`, `bn1`, `layer1`–`layer4`).
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::layers::{
+    ConvSpec, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d, store_batch_norm,
+    store_conv2d,
+};
+use crate::state::{StateDict, StateReader};
+
+/// How a layer's parameters are obtained.
+pub enum Source<'r, 'a> {
+    /// Fresh random initialisation.
+    Init,
+    /// From a state dict, by name.
+    State(&'r mut StateReader<'a>),
+}
+
+/// The 1×1 stride-2 convolution and BatchNorm on the shortcut where the shape changes.
+#[derive(Module, Debug)]
+pub struct Downsample {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+}
+
+/// torchvision's `BasicBlock`: two 3×3 convolutions with BatchNorm, ReLU, and a
+/// shortcut.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm,
+    pub downsample: Option<Downsample>,
+}
+
+fn conv(src: &mut Source, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
+    match src {
+        Source::Init => init_conv2d(spec, device),
+        Source::State(r) => load_conv2d(r, prefix, spec, device),
+    }
+}
+
+fn batch_norm(src: &mut Source, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
+    match src {
+        Source::Init => init_batch_norm(channels, device),
+        Source::State(r) => load_batch_norm(r, prefix, channels, device),
+    }
+}
+
+impl BasicBlock {
+    fn build(src: &mut Source, prefix: &str, channels: [usize; 2], stride: usize, device: &Device) -> Self {
+        let [cin, cout] = channels;
+        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
+            conv: conv(src, &format!("{prefix}.downsample.0"), ConvSpec::new([cin, cout], 1, stride, 0), device),
+            bn: batch_norm(src, &format!("{prefix}.downsample.1"), cout, device),
+        });
+        Self {
+            conv1: conv(src, &format!("{prefix}.conv1"), ConvSpec::new([cin, cout], 3, stride, 1), device),
+            bn1: batch_norm(src, &format!("{prefix}.bn1"), cout, device),
+            conv2: conv(src, &format!("{prefix}.conv2"), ConvSpec::new([cout, cout], 3, 1, 1), device),
+            bn2: batch_norm(src, &format!("{prefix}.bn2"), cout, device),
+            downsample,
+        }
+    }
+
+    fn store(&self, dict: &mut StateDict, prefix: &str) {
+        store_conv2d(&self.conv1, dict, &format!("{prefix}.conv1"));
+        store_batch_norm(&self.bn1, dict, &format!("{prefix}.bn1"));
+        store_conv2d(&self.conv2, dict, &format!("{prefix}.conv2"));
+        store_batch_norm(&self.bn2, dict, &format!("{prefix}.bn2"));
+        if let Some(d) = &self.downsample {
+            store_conv2d(&d.conv, dict, &format!("{prefix}.downsample.0"));
+            store_batch_norm(&d.bn, dict, &format!("{prefix}.downsample.1"));
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        let y = self.bn2.forward(self.conv2.forward(y));
+        relu(y + shortcut)
+    }
+}
+
+/// ResNet-18 up to its last stage.
+#[derive(Module, Debug)]
+pub struct ResNet18 {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm,
+    pub maxpool: MaxPool2d,
+    pub stages: Vec<Vec<BasicBlock>>,
+}
+
+/// The index of a stage in the textbook's `nn.Sequential` (stage 0 is child `4`).
+const FIRST_STAGE: usize = 4;
+
+impl ResNet18 {
+    /// `width` is the channel count of the first stage: 64 for the real ResNet-18
+    /// (and for any pretrained weights); smaller widths train faster.
+    pub fn build(src: &mut Source, width: usize, device: &Device) -> Self {
+        let conv1 = conv(src, "0", ConvSpec::new([3, width], 7, 2, 3), device);
+        let bn1 = batch_norm(src, "1", width, device);
+        let mut stages = Vec::new();
+        let mut cin = width;
+        for s in 0..4 {
+            let cout = width << s;
+            let stride = if s == 0 { 1 } else { 2 };
+            let prefix = FIRST_STAGE + s;
+            stages.push(vec![
+                BasicBlock::build(src, &format!("{prefix}.0"), [cin, cout], stride, device),
+                BasicBlock::build(src, &format!("{prefix}.1"), [cout, cout], 1, device),
+            ]);
+            cin = cout;
+        }
+        Self {
+            conv1,
+            bn1,
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            stages,
+        }
+    }
+
+    pub fn store(&self, dict: &mut StateDict) {
+        store_conv2d(&self.conv1, dict, "0");
+        store_batch_norm(&self.bn1, dict, "1");
+        for (s, blocks) in self.stages.iter().enumerate() {
+            for (b, block) in blocks.iter().enumerate() {
+                block.store(dict, &format!("{}.{b}", FIRST_STAGE + s));
+            }
+        }
+    }
+
+    /// Channels of the feature map.
+    pub fn out_channels(&self) -> usize {
+        self.stages
+            .last()
+            .and_then(|s| s.last())
+            .map_or(0, |b| b.bn2.gamma.dims()[0])
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = self.maxpool.forward(x);
+        for block in self.stages.iter().flatten() {
+            x = block.forward(x);
+        }
+        x
+    }
+}

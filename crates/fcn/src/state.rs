@@ -1,0 +1,131 @@
+//! A state dict: named float tensors, as PyTorch's `state_dict()` holds them.
+//!
+//! Every weight format is read into one and written from one, so key names, shape
+//! checks and "missing / unexpected key" errors live in one place.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use crate::FcnError;
+
+/// One tensor: its shape and its values in row-major order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl NamedTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Self { shape, data }
+    }
+}
+
+/// Named tensors in key order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateDict {
+    pub tensors: BTreeMap<String, NamedTensor>,
+}
+
+impl StateDict {
+    pub fn insert(&mut self, key: impl Into<String>, tensor: NamedTensor) {
+        self.tensors.insert(key.into(), tensor);
+    }
+
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// Total number of values.
+    pub fn num_values(&self) -> usize {
+        self.tensors.values().map(|t| t.data.len()).sum()
+    }
+}
+
+/// Hands out the tensors of a state dict by name while a model is built from it,
+/// checking each shape and remembering which keys were used.
+pub struct StateReader<'a> {
+    source: &'a str,
+    dict: &'a StateDict,
+    used: BTreeSet<String>,
+    missing: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl<'a> StateReader<'a> {
+    /// `source` names the file in error messages.
+    pub fn new(source: &'a str, dict: &'a StateDict) -> Self {
+        Self {
+            source,
+            dict,
+            used: BTreeSet::new(),
+            missing: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The tensor called `key`, which must have `shape`. Problems are collected and
+    /// reported together by [`finish`](Self::finish); meanwhile a zero tensor stands in.
+    pub fn take(&mut self, key: &str, shape: &[usize]) -> Vec<f32> {
+        let zeros = || vec![0.0; shape.iter().product()];
+        let Some(t) = self.dict.tensors.get(key) else {
+            self.missing.push(key.to_string());
+            return zeros();
+        };
+        self.used.insert(key.to_string());
+        if t.shape != shape {
+            self.errors.push(format!(
+                "{key}: shape {:?}, expected {shape:?}",
+                t.shape
+            ));
+            return zeros();
+        }
+        t.data.clone()
+    }
+
+    /// Whether the dict holds `key` (for optional tensors such as a bias).
+    pub fn has(&self, key: &str) -> bool {
+        self.dict.tensors.contains_key(key)
+    }
+
+    /// Fails, listing every problem, if a tensor was missing or misshapen, or if a key
+    /// was neither used nor accepted by `ignorable`.
+    pub fn finish(self, ignorable: impl Fn(&str) -> bool) -> Result<Vec<String>, FcnError> {
+        let mut ignored = Vec::new();
+        let mut unexpected = Vec::new();
+        for key in self.dict.keys() {
+            if self.used.contains(key) {
+                continue;
+            }
+            if ignorable(key) {
+                ignored.push(key.to_string());
+            } else {
+                unexpected.push(key.to_string());
+            }
+        }
+        let mut problems = self.errors;
+        if !self.missing.is_empty() {
+            problems.push(format!("missing keys: {}", self.missing.join(", ")));
+        }
+        if !unexpected.is_empty() {
+            problems.push(format!("unexpected keys: {}", unexpected.join(", ")));
+        }
+        if problems.is_empty() {
+            Ok(ignored)
+        } else {
+            Err(FcnError::Weights {
+                path: self.source.to_string(),
+                message: problems.join("; "),
+            })
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Weight files in and out.
+//!
+//! In: a torchvision ResNet-18 `state_dict` (`.pth`, as torchvision downloads it for
+//! ImageNet), a whole FCN `state_dict` saved by the textbook's PyTorch code (`.pth`,
+//! `nn.Sequential` key names, float32/float16/bfloat16/float64), or this project's own
+//! checkpoints. The format is detected from the file's bytes and keys, not its name.
+//!
+//! Out: one format serves as both the native checkpoint and the PyTorch export: a
+//! safetensors file with the textbook's key names (so PyTorch's
+//! `net.load_state_dict(safetensors.torch.load_file(path))` takes it as is) and a small
+//! metadata header (format version, number of classes, width, class names,
+//! normalisation). It is written to a temporary file and renamed, so a crash never
+//! leaves half a checkpoint.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use burn::store::pytorch_reader::{DType, PytorchReader};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{FcnError, Result};
+use crate::state::{NamedTensor, StateDict};
+
+/// The kinds of weight file [`read`] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// torchvision's ResNet-18 `state_dict` (`conv1.weight`, `layer1.0.…`, `fc.…`).
+    TorchvisionResNet18,
+    /// A whole FCN `state_dict` from the textbook's PyTorch code (`0.weight`, …,
+    /// `final_conv.…`, `transpose_conv.…`).
+    TextbookFcn,
+    /// This project's safetensors checkpoint (textbook key names plus metadata).
+    Native,
+}
+
+impl std::fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TorchvisionResNet18 => "PyTorch torchvision ResNet-18 state_dict (backbone only)",
+            Self::TextbookFcn => "PyTorch FCN state_dict (textbook nn.Sequential names)",
+            Self::Native => "fcn safetensors checkpoint",
+        })
+    }
+}
+
+/// What a weight file held.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub format: WeightFormat,
+    /// Float tensors, with keys renamed to the textbook's names.
+    pub state: StateDict,
+    /// The file's source dtype, e.g. "float16".
+    pub dtype: String,
+    /// Keys of non-float tensors (such as `num_batches_tracked`), which carry no weights.
+    pub integer_keys: Vec<String>,
+    /// The safetensors metadata, for native checkpoints.
+    pub metadata: HashMap<String, String>,
+}
+
+/// The metadata key that marks a native checkpoint, and its current version.
+pub const FORMAT_KEY: &str = "fcn_format_version";
+pub const FORMAT_VERSION: &str = "1";
+
+/// Reads any supported weight file.
+pub fn read(path: &Path) -> Result<Loaded> {
+    let mut head = [0u8; 8];
+    let mut file = std::fs::File::open(path).map_err(|e| FcnError::io(path, e))?;
+    let got = read_up_to(&mut file, &mut head).map_err(|e| FcnError::io(path, e))?;
+    drop(file);
+    let head = &head[..got];
+    // A zip archive (torch.save since 1.6) or a legacy pickle (protocol 2+ opcode).
+    if head.starts_with(b"PK\x03\x04") || head.first() == Some(&0x80) {
+        return read_pytorch(path);
+    }
+    if got == 8 {
+        return read_safetensors(path);
+    }
+    Err(FcnError::weights(
+        path,
+        "not a checkpoint: neither a PyTorch .pth file nor safetensors",
+    ))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn read_pytorch(path: &Path) -> Result<Loaded> {
+    let reader = PytorchReader::new(path)
+        .map_err(|e| FcnError::weights(path, format!("not a readable PyTorch checkpoint: {e}")))?;
+    let mut state = StateDict::default();
+    let mut integer_keys = Vec::new();
+    let mut dtypes = std::collections::BTreeSet::new();
+    for (key, t) in reader.tensors() {
+        let bytes = t
+            .read()
+            .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
+        let values = match t.dtype() {
+            DType::F32 => f32s(&bytes, 4, |b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+            DType::F16 => f32s(&bytes, 2, |b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()),
+            DType::BF16 => f32s(&bytes, 2, |b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()),
+            DType::F64 => f32s(&bytes, 8, |b| {
+                f64::from_ne_bytes(b.try_into().expect("chunks of 8")) as f32
+            }),
+            _ => {
+                integer_keys.push(key.clone());
+                continue;
+            }
+        };
+        dtypes.insert(format!("{:?}", t.dtype()).to_lowercase());
+        state.insert(key.clone(), NamedTensor::new(t.shape().to_vec(), values));
+    }
+    integer_keys.sort();
+    let format = classify(path, &state)?;
+    if format == WeightFormat::TorchvisionResNet18 {
+        state = rename_torchvision(state);
+        integer_keys = integer_keys.into_iter().map(|k| torchvision_to_textbook(&k)).collect();
+    }
+    Ok(Loaded {
+        format,
+        state,
+        dtype: dtypes.into_iter().collect::<Vec<_>>().join(", "),
+        integer_keys,
+        metadata: HashMap::new(),
+    })
+}
+
+fn f32s(bytes: &[u8], size: usize, convert: impl Fn(&[u8]) -> f32) -> Vec<f32> {
+    bytes.chunks_exact(size).map(convert).collect()
+}
+
+fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
+    let has = |k: &str| state.tensors.contains_key(k);
+    if has("conv1.weight") && has("layer4.1.bn2.weight") {
+        return Ok(WeightFormat::TorchvisionResNet18);
+    }
+    if has("0.weight") && has("final_conv.weight") {
+        return Ok(WeightFormat::TextbookFcn);
+    }
+    let mut keys: Vec<&str> = state.keys().take(8).collect();
+    if state.len() > keys.len() {
+        keys.push("…");
+    }
+    Err(FcnError::weights(
+        path,
+        format!(
+            "not a ResNet-18 or FCN state_dict (expected keys such as conv1.weight or \
+             0.weight and final_conv.weight; found {})",
+            if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+        ),
+    ))
+}
+
+/// torchvision's top-level names → the textbook's `nn.Sequential` indices.
+fn torchvision_to_textbook(key: &str) -> String {
+    let renames = [
+        ("conv1.", "0."),
+        ("bn1.", "1."),
+        ("layer1.", "4."),
+        ("layer2.", "5."),
+        ("layer3.", "6."),
+        ("layer4.", "7."),
+    ];
+    for (from, to) in renames {
+        if let Some(rest) = key.strip_prefix(from) {
+            return format!("{to}{rest}");
+        }
+    }
+    key.to_string()
+}
+
+fn rename_torchvision(state: StateDict) -> StateDict {
+    StateDict {
+        tensors: state
+            .tensors
+            .into_iter()
+            .map(|(k, v)| (torchvision_to_textbook(&k), v))
+            .collect(),
+    }
+}
+
+fn read_safetensors(path: &Path) -> Result<Loaded> {
+    let bytes = std::fs::read(path).map_err(|e| FcnError::io(path, e))?;
+    let not = |e: safetensors::SafeTensorError| {
+        FcnError::weights(path, format!("not a checkpoint: neither a PyTorch .pth file nor valid safetensors ({e})"))
+    };
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(not)?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(not)?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let mut state = StateDict::default();
+    let mut integer_keys = Vec::new();
+    let mut dtypes = std::collections::BTreeSet::new();
+    for (key, view) in tensors.tensors() {
+        let data = view.data();
+        let values = match view.dtype() {
+            Dtype::F32 => f32s(data, 4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            Dtype::F16 => f32s(data, 2, |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+            Dtype::BF16 => f32s(data, 2, |b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
+            Dtype::F64 => f32s(data, 8, |b| f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32),
+            _ => {
+                integer_keys.push(key);
+                continue;
+            }
+        };
+        dtypes.insert(format!("{:?}", view.dtype()).to_lowercase());
+        state.insert(key, NamedTensor::new(view.shape().to_vec(), values));
+    }
+    integer_keys.sort();
+    let format = if metadata.contains_key(FORMAT_KEY) {
+        WeightFormat::Native
+    } else {
+        classify(path, &state)?
+    };
+    if format == WeightFormat::TorchvisionResNet18 {
+        state = rename_torchvision(state);
+    }
+    Ok(Loaded {
+        format,
+        state,
+        dtype: dtypes.into_iter().collect::<Vec<_>>().join(", "),
+        integer_keys,
+        metadata,
+    })
+}
+
+/// Writes `state` (plus a zero `num_batches_tracked` for every BatchNorm, which PyTorch
+/// expects) and `metadata` as safetensors, atomically.
+pub fn write_safetensors(path: &Path, state: &StateDict, metadata: HashMap<String, String>) -> Result<()> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = state
+        .tensors
+        .iter()
+        .map(|(k, t)| {
+            let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k.clone(), Dtype::F32, t.shape.clone(), bytes)
+        })
+        .collect();
+    for key in state.keys() {
+        if let Some(prefix) = key.strip_suffix(".running_mean") {
+            owned.push((format!("{prefix}.num_batches_tracked"), Dtype::I64, vec![], 0i64.to_le_bytes().to_vec()));
+        }
+    }
+    let views = owned
+        .iter()
+        .map(|(k, dtype, shape, bytes)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes)
+                .map_err(|e| FcnError::weights(path, format!("tensor {k}: {e}")))?;
+            Ok((k.clone(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| FcnError::weights(path, format!("cannot serialise: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        FcnError::io(path, e)
+    })
+}

@@ -1,0 +1,85 @@
+//! Parity with PyTorch on the checkpoints in `shared/golden/fcn`, read through the
+//! `FCN_GOLDEN` directory (CI sets it to `../shared/golden`; the default is the
+//! `shared/golden` beside this checkout). A missing file fails the test.
+
+use std::path::PathBuf;
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use fcn::model::layers::named;
+use fcn::{Fcn, FcnConfig};
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::read_npy;
+
+fn golden(name: &str) -> PathBuf {
+    let dir = std::env::var_os("FCN_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"));
+    let path = dir.join("fcn").join(name);
+    assert!(
+        path.exists(),
+        "golden file {} is missing: point FCN_GOLDEN at shared/golden",
+        path.display()
+    );
+    path
+}
+
+fn npy(name: &str) -> ArrayD<f32> {
+    read_npy(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn to_tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
+    let shape: [usize; D] = a.shape().try_into().unwrap();
+    Tensor::from_data(TensorData::new(a.iter().copied().collect::<Vec<_>>(), shape), device)
+}
+
+fn to_array<const D: usize>(t: &Tensor<D>) -> ArrayD<f32> {
+    let n = named(t);
+    ArrayD::from_shape_vec(IxDyn(&n.shape), n.data).unwrap()
+}
+
+/// max |got − want| ≤ tol × max(1, max |want|).
+fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f32) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err <= tol * scale, "{what}: max abs error {err} > {}", tol * scale);
+}
+
+#[test]
+fn torchvision_backbone_features_match_pytorch() {
+    let device = Device::flex();
+    let model = Fcn::load(golden("resnet18_torchvision.pth"), &device).unwrap();
+    let report = model.origin.as_ref().unwrap();
+    assert!(report.ignored_keys.contains(&"fc.weight".to_string()));
+    let x = to_tensor::<4>(&npy("input.npy"), &device);
+    let features = to_array(&model.net.backbone.forward(x));
+    assert_close("features", &features, &npy("resnet18_torchvision.features.npy"), 1e-3);
+}
+
+#[test]
+fn textbook_fcn_logits_match_pytorch() {
+    let device = Device::flex();
+    let model = Fcn::load(golden("fcn_d2l.pth"), &device).unwrap();
+    assert_eq!(model.num_classes(), 21);
+    let input = npy("input.npy").into_dimensionality().unwrap();
+    let logits = model.logits(input.view()).unwrap().into_dyn();
+    assert_close("logits", &logits, &npy("fcn_d2l.logits.npy"), 1e-3);
+}
+
+#[test]
+fn one_training_step_matches_pytorch() {
+    let device = Device::flex();
+    let model = Fcn::load_with(golden("fcn_d2l.pth"), &FcnConfig::default(), &device).unwrap();
+    let net = model.net.train();
+    let ad = device.clone().autodiff();
+    let x = to_tensor::<4>(&npy("train_input.npy"), &ad);
+    let labels: ndarray::ArrayD<i64> = read_npy(golden("train_labels.npy")).unwrap();
+    let shape: [usize; 3] = labels.shape().try_into().unwrap();
+    let y = Tensor::<3, Int>::from_data(TensorData::new(labels.iter().copied().collect::<Vec<_>>(), shape), &ad);
+    let loss = fcn::loss::cross_entropy(net.forward(x), y);
+    let loss_value: f32 = loss.clone().into_scalar();
+    let want_loss = 3.17228627204895f32;
+    assert!((loss_value - want_loss).abs() <= 1e-4 * want_loss, "loss {loss_value} vs {want_loss}");
+    let _ = ad;
+}
