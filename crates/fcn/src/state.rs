@@ -83,10 +83,8 @@ impl<'a> StateReader<'a> {
         };
         self.used.insert(key.to_string());
         if t.shape != shape {
-            self.errors.push(format!(
-                "{key}: shape {:?}, expected {shape:?}",
-                t.shape
-            ));
+            self.errors
+                .push(format!("{key}: shape {:?}, expected {shape:?}", t.shape));
             return zeros();
         }
         t.data.clone()

@@ -105,8 +105,12 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
             .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
         let values = match t.dtype() {
             DType::F32 => f32s(&bytes, 4, |b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-            DType::F16 => f32s(&bytes, 2, |b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()),
-            DType::BF16 => f32s(&bytes, 2, |b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()),
+            DType::F16 => f32s(&bytes, 2, |b| {
+                half::f16::from_ne_bytes([b[0], b[1]]).to_f32()
+            }),
+            DType::BF16 => f32s(&bytes, 2, |b| {
+                half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()
+            }),
             DType::F64 => f32s(&bytes, 8, |b| {
                 f64::from_ne_bytes(b.try_into().expect("chunks of 8")) as f32
             }),
@@ -122,7 +126,10 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
     let format = classify(path, &state)?;
     if format == WeightFormat::TorchvisionResNet18 {
         state = rename_torchvision(state);
-        integer_keys = integer_keys.into_iter().map(|k| torchvision_to_textbook(&k)).collect();
+        integer_keys = integer_keys
+            .into_iter()
+            .map(|k| torchvision_to_textbook(&k))
+            .collect();
     }
     Ok(Loaded {
         format,
@@ -154,7 +161,11 @@ fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
         format!(
             "not a ResNet-18 or FCN state_dict (expected keys such as conv1.weight or \
              0.weight and final_conv.weight; found {})",
-            if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
         ),
     ))
 }
@@ -190,7 +201,10 @@ fn rename_torchvision(state: StateDict) -> StateDict {
 fn read_safetensors(path: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|e| FcnError::io(path, e))?;
     let not = |e: safetensors::SafeTensorError| {
-        FcnError::weights(path, format!("not a checkpoint: neither a PyTorch .pth file nor valid safetensors ({e})"))
+        FcnError::weights(
+            path,
+            format!("not a checkpoint: neither a PyTorch .pth file nor valid safetensors ({e})"),
+        )
     };
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(not)?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(not)?;
@@ -203,8 +217,12 @@ fn read_safetensors(path: &Path) -> Result<Loaded> {
         let values = match view.dtype() {
             Dtype::F32 => f32s(data, 4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             Dtype::F16 => f32s(data, 2, |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-            Dtype::BF16 => f32s(data, 2, |b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
-            Dtype::F64 => f32s(data, 8, |b| f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32),
+            Dtype::BF16 => f32s(data, 2, |b| {
+                half::bf16::from_le_bytes([b[0], b[1]]).to_f32()
+            }),
+            Dtype::F64 => f32s(data, 8, |b| {
+                f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32
+            }),
             _ => {
                 integer_keys.push(key);
                 continue;
@@ -233,7 +251,11 @@ fn read_safetensors(path: &Path) -> Result<Loaded> {
 
 /// Writes `state` (plus a zero `num_batches_tracked` for every BatchNorm, which PyTorch
 /// expects) and `metadata` as safetensors, atomically.
-pub fn write_safetensors(path: &Path, state: &StateDict, metadata: HashMap<String, String>) -> Result<()> {
+pub fn write_safetensors(
+    path: &Path,
+    state: &StateDict,
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = state
         .tensors
         .iter()
@@ -244,7 +266,12 @@ pub fn write_safetensors(path: &Path, state: &StateDict, metadata: HashMap<Strin
         .collect();
     for key in state.keys() {
         if let Some(prefix) = key.strip_suffix(".running_mean") {
-            owned.push((format!("{prefix}.num_batches_tracked"), Dtype::I64, vec![], 0i64.to_le_bytes().to_vec()));
+            owned.push((
+                format!("{prefix}.num_batches_tracked"),
+                Dtype::I64,
+                vec![],
+                0i64.to_le_bytes().to_vec(),
+            ));
         }
     }
     let views = owned

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fcn::model::layers::named;
 use fcn::{Fcn, FcnConfig};
@@ -14,7 +16,9 @@ use ndarray_npy::read_npy;
 fn golden(name: &str) -> PathBuf {
     let dir = std::env::var_os("FCN_GOLDEN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+        });
     let path = dir.join("fcn").join(name);
     assert!(
         path.exists(),
@@ -30,7 +34,10 @@ fn npy(name: &str) -> ArrayD<f32> {
 
 fn to_tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
     let shape: [usize; D] = a.shape().try_into().unwrap();
-    Tensor::from_data(TensorData::new(a.iter().copied().collect::<Vec<_>>(), shape), device)
+    Tensor::from_data(
+        TensorData::new(a.iter().copied().collect::<Vec<_>>(), shape),
+        device,
+    )
 }
 
 fn to_array<const D: usize>(t: &Tensor<D>) -> ArrayD<f32> {
@@ -42,8 +49,15 @@ fn to_array<const D: usize>(t: &Tensor<D>) -> ArrayD<f32> {
 fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f32) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
     let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(err <= tol * scale, "{what}: max abs error {err} > {}", tol * scale);
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max abs error {err} > {}",
+        tol * scale
+    );
 }
 
 #[test]
@@ -54,7 +68,12 @@ fn torchvision_backbone_features_match_pytorch() {
     assert!(report.ignored_keys.contains(&"fc.weight".to_string()));
     let x = to_tensor::<4>(&npy("input.npy"), &device);
     let features = to_array(&model.net.backbone.forward(x));
-    assert_close("features", &features, &npy("resnet18_torchvision.features.npy"), 1e-3);
+    assert_close(
+        "features",
+        &features,
+        &npy("resnet18_torchvision.features.npy"),
+        1e-3,
+    );
 }
 
 #[test]
@@ -76,10 +95,89 @@ fn one_training_step_matches_pytorch() {
     let x = to_tensor::<4>(&npy("train_input.npy"), &ad);
     let labels: ndarray::ArrayD<i64> = read_npy(golden("train_labels.npy")).unwrap();
     let shape: [usize; 3] = labels.shape().try_into().unwrap();
-    let y = Tensor::<3, Int>::from_data(TensorData::new(labels.iter().copied().collect::<Vec<_>>(), shape), &ad);
+    let y = Tensor::<3, Int>::from_data(
+        TensorData::new(labels.iter().copied().collect::<Vec<_>>(), shape),
+        &ad,
+    );
     let loss = fcn::loss::cross_entropy(net.forward(x), y);
     let loss_value: f32 = loss.clone().into_scalar();
     let want_loss = 3.17228627204895f32;
-    assert!((loss_value - want_loss).abs() <= 1e-4 * want_loss, "loss {loss_value} vs {want_loss}");
-    let _ = ad;
+    assert!(
+        (loss_value - want_loss).abs() <= 1e-4 * want_loss,
+        "loss {loss_value} vs {want_loss}"
+    );
+
+    let grads = loss.backward();
+    let grad = |name: &str, t: Option<Tensor<4>>| {
+        let got = to_array(&t.unwrap_or_else(|| panic!("no gradient for {name}")));
+        assert_close(name, &got, &npy(&format!("train_grad.{name}.npy")), 1e-3);
+    };
+    grad(
+        "final_conv.weight",
+        net.head.final_conv.weight.val().grad(&grads),
+    );
+    grad(
+        "transpose_conv.weight",
+        net.head.transpose_conv.weight.val().grad(&grads),
+    );
+    grad("0.weight", net.backbone.conv1.weight.val().grad(&grads));
+    let bn2 = &net.backbone.stages[3][1].bn2;
+    let g = to_array(&bn2.gamma.val().grad(&grads).expect("bn2 gamma gradient"));
+    assert_close(
+        "7.1.bn2.weight",
+        &g,
+        &npy("train_grad.7.1.bn2.weight.npy"),
+        1e-3,
+    );
+
+    let mut optim = SgdConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
+        .init();
+    let grads = GradientsParams::from_grads(grads, &net);
+    let net = optim.step(0.1, net, grads);
+    let after = to_array(&net.head.final_conv.weight.val());
+    assert_close(
+        "final_conv.weight after the step",
+        &after,
+        &npy("train_after_step.final_conv.weight.npy"),
+        1e-3,
+    );
+    let mean = to_array(&net.backbone.bn1.running_mean.value_sync());
+    assert_close(
+        "1.running_mean after the step",
+        &mean,
+        &npy("train_after_step.1.running_mean.npy"),
+        1e-3,
+    );
+
+    // PyTorch updates the running variance with the unbiased batch variance; recompute
+    // it independently from the stem convolution (tconv) and the stored statistics.
+    let state = fcn::weights::read(&golden("fcn_d2l.pth")).unwrap().state;
+    let w = &state.tensors["0.weight"];
+    let w = ndarray::Array4::from_shape_vec((w.shape[0], 3, 7, 7), w.data.clone()).unwrap();
+    let x4 = npy("train_input.npy")
+        .into_dimensionality::<ndarray::Ix4>()
+        .unwrap();
+    let p = tconv::Conv2dParams {
+        stride: [2, 2],
+        padding: [3, 3],
+        ..Default::default()
+    };
+    let stem = tconv::conv2d(x4.view(), w.view(), None, &p).unwrap();
+    let old = &state.tensors["1.running_var"].data;
+    let want: Vec<f32> = (0..stem.dim().1)
+        .map(|c| {
+            let v: Vec<f64> = stem
+                .index_axis(ndarray::Axis(1), c)
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64;
+            (0.9 * old[c] as f64 + 0.1 * var) as f32
+        })
+        .collect();
+    let want = ArrayD::from_shape_vec(IxDyn(&[want.len()]), want).unwrap();
+    let var = to_array(&net.backbone.bn1.running_var.value_sync());
+    assert_close("1.running_var after the step", &var, &want, 1e-3);
 }

@@ -46,9 +46,27 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// The Pascal VOC class names, in label order.
 pub const VOC_CLASSES: [&str; 21] = [
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
-    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "potted plant",
-    "sheep", "sofa", "train", "tv/monitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "potted plant",
+    "sheep",
+    "sofa",
+    "train",
+    "tv/monitor",
 ];
 
 /// How to build a fresh model.
@@ -115,7 +133,12 @@ impl Fcn {
     /// bilinear upsampling.
     pub fn new(config: &FcnConfig, device: &Device) -> Self {
         let backbone = ResNet18::build(&mut Source::Init, config.width, device);
-        let head = FcnHead::build(&mut Source::Init, backbone.out_channels(), config.num_classes, device);
+        let head = FcnHead::build(
+            &mut Source::Init,
+            backbone.out_channels(),
+            config.num_classes,
+            device,
+        );
         Self {
             net: FcnNet { backbone, head },
             meta: config.clone(),
@@ -139,12 +162,20 @@ impl Fcn {
         Self::from_loaded(path, loaded, config, device)
     }
 
-    fn from_loaded(path: &Path, loaded: Loaded, config: &FcnConfig, device: &Device) -> Result<Self> {
+    fn from_loaded(
+        path: &Path,
+        loaded: Loaded,
+        config: &FcnConfig,
+        device: &Device,
+    ) -> Result<Self> {
         let shape_of = |key: &str| loaded.state.tensors.get(key).map(|t| t.shape.clone());
         let width = match shape_of("0.weight").as_deref() {
             Some([w, 3, 7, 7]) if *w > 0 => *w,
             Some(other) => {
-                return Err(FcnError::weights(path, format!("0.weight: shape {other:?}, expected [width, 3, 7, 7]")));
+                return Err(FcnError::weights(
+                    path,
+                    format!("0.weight: shape {other:?}, expected [width, 3, 7, 7]"),
+                ));
             }
             None => return Err(FcnError::weights(path, "missing keys: 0.weight")),
         };
@@ -157,7 +188,12 @@ impl Fcn {
         let mut reader = StateReader::new(&source, &loaded.state);
         let backbone = ResNet18::build(&mut Source::State(&mut reader), width, device);
         let head = if loaded.format == WeightFormat::TorchvisionResNet18 {
-            FcnHead::build(&mut Source::Init, backbone.out_channels(), meta.num_classes, device)
+            FcnHead::build(
+                &mut Source::Init,
+                backbone.out_channels(),
+                meta.num_classes,
+                device,
+            )
         } else {
             let classes = match shape_of("final_conv.weight").as_deref() {
                 Some([c, ..]) => *c,
@@ -166,7 +202,12 @@ impl Fcn {
             if meta.num_classes != classes {
                 meta = meta.with_num_classes(classes);
             }
-            FcnHead::build(&mut Source::State(&mut reader), backbone.out_channels(), classes, device)
+            FcnHead::build(
+                &mut Source::State(&mut reader),
+                backbone.out_channels(),
+                classes,
+                device,
+            )
         };
         let torchvision = loaded.format == WeightFormat::TorchvisionResNet18;
         let mut ignored = reader.finish(|k| torchvision && k.starts_with("fc."))?;
@@ -215,15 +256,25 @@ impl Fcn {
     pub fn logits(&self, input: ArrayView4<f32>) -> Result<Array4<f32>> {
         let (n, c, h, w) = input.dim();
         if c != 3 {
-            return Err(FcnError::Input(format!("expected 3 input channels, got {c} (shape {:?})", input.dim())));
+            return Err(FcnError::Input(format!(
+                "expected 3 input channels, got {c} (shape {:?})",
+                input.dim()
+            )));
         }
         if n == 0 || h == 0 || w == 0 {
-            return Err(FcnError::Input(format!("empty input of shape {:?}", input.dim())));
+            return Err(FcnError::Input(format!(
+                "empty input of shape {:?}",
+                input.dim()
+            )));
         }
         let (ph, pw) = (h.div_ceil(32) * 32, w.div_ceil(32) * 32);
         let mut padded = Array4::<f32>::zeros((n, 3, ph, pw));
         padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
-        let x = tensor(padded.into_raw_vec_and_offset().0, [n, 3, ph, pw], &self.device);
+        let x = tensor(
+            padded.into_raw_vec_and_offset().0,
+            [n, 3, ph, pw],
+            &self.device,
+        );
         let y = self.net.forward(x);
         let k = self.num_classes();
         let values = super::layers::named(&y).data;
@@ -275,15 +326,23 @@ fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<ModelMeta> {
     let bad = |k: &str, e: String| FcnError::weights(path, format!("checkpoint metadata {k}: {e}"));
     let version = get(FORMAT_KEY)?;
     if version != FORMAT_VERSION {
-        return Err(bad(FORMAT_KEY, format!("version {version} is not supported (this build reads {FORMAT_VERSION})")));
+        return Err(bad(
+            FORMAT_KEY,
+            format!("version {version} is not supported (this build reads {FORMAT_VERSION})"),
+        ));
     }
-    let num_classes: usize = get("num_classes")?.parse().map_err(|e| bad("num_classes", format!("{e}")))?;
-    let width: usize = get("width")?.parse().map_err(|e| bad("width", format!("{e}")))?;
+    let num_classes: usize = get("num_classes")?
+        .parse()
+        .map_err(|e| bad("num_classes", format!("{e}")))?;
+    let width: usize = get("width")?
+        .parse()
+        .map_err(|e| bad("width", format!("{e}")))?;
     let class_names: Vec<String> =
         serde_json::from_str(get("class_names")?).map_err(|e| bad("class_names", e.to_string()))?;
     let triple = |k: &str| -> Result<[f32; 3]> {
         let v: Vec<f32> = serde_json::from_str(get(k)?).map_err(|e| bad(k, e.to_string()))?;
-        v.try_into().map_err(|v: Vec<f32>| bad(k, format!("expected 3 values, got {}", v.len())))
+        v.try_into()
+            .map_err(|v: Vec<f32>| bad(k, format!("expected 3 values, got {}", v.len())))
     };
     Ok(ModelMeta {
         num_classes,

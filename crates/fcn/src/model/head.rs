@@ -9,8 +9,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
 use burn::tensor::{Device, Tensor};
 
 use super::layers::{
-    load_conv_transpose2d, load_conv2d, store_conv_transpose2d, store_conv2d, tensor,
-    transpose_conv_config, ConvSpec,
+    ConvSpec, load_conv_transpose2d, load_conv2d, store_conv_transpose2d, store_conv2d, tensor,
+    transpose_conv_config,
 };
 use super::resnet::Source;
 use crate::state::StateDict;
@@ -35,7 +35,12 @@ fn default_bias(len: usize, fan_in: usize, device: &Device) -> Param<Tensor<1>> 
 }
 
 impl FcnHead {
-    pub fn build(src: &mut Source, in_channels: usize, num_classes: usize, device: &Device) -> Self {
+    pub fn build(
+        src: &mut Source,
+        in_channels: usize,
+        num_classes: usize,
+        device: &Device,
+    ) -> Self {
         let (k, s, p) = UPSAMPLE;
         let tconfig = transpose_conv_config(num_classes, k, s, p);
         match src {
@@ -47,7 +52,8 @@ impl FcnHead {
                 let mut transpose_conv = tconfig.init(device);
                 let w = tconv::bilinear_kernel(num_classes, num_classes, k);
                 let shape = [num_classes, num_classes, k, k];
-                transpose_conv.weight = Param::from_tensor(tensor(w.into_raw_vec_and_offset().0, shape, device));
+                transpose_conv.weight =
+                    Param::from_tensor(tensor(w.into_raw_vec_and_offset().0, shape, device));
                 transpose_conv.bias = Some(default_bias(num_classes, num_classes * k * k, device));
                 Self {
                     final_conv,
@@ -75,6 +81,7 @@ impl FcnHead {
     }
 
     pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
-        self.transpose_conv.forward(self.final_conv.forward(features))
+        self.transpose_conv
+            .forward(self.final_conv.forward(features))
     }
 }

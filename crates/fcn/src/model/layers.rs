@@ -71,9 +71,16 @@ pub fn init_conv2d(spec: ConvSpec, device: &Device) -> Conv2d {
 /// A convolution whose weight (and bias, if the spec has one) come from `prefix.weight`
 /// and `prefix.bias`.
 pub fn load_conv2d(r: &mut StateReader, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
-    let mut conv = spec.config().with_initializer(Initializer::Zeros).init(device);
+    let mut conv = spec
+        .config()
+        .with_initializer(Initializer::Zeros)
+        .init(device);
     let shape = spec.weight_shape();
-    conv.weight = Param::from_tensor(tensor(r.take(&format!("{prefix}.weight"), &shape), shape, device));
+    conv.weight = Param::from_tensor(tensor(
+        r.take(&format!("{prefix}.weight"), &shape),
+        shape,
+        device,
+    ));
     if spec.bias {
         let c = spec.channels[1];
         conv.bias = Some(Param::from_tensor(tensor(
@@ -94,7 +101,12 @@ pub fn store_conv2d(conv: &Conv2d, dict: &mut StateDict, prefix: &str) {
 
 /// A transposed convolution num_classes → num_classes with the FCN's kernel, stride
 /// and padding; its parameters come from `init` or from the state dict.
-pub fn transpose_conv_config(channels: usize, kernel: usize, stride: usize, padding: usize) -> ConvTranspose2dConfig {
+pub fn transpose_conv_config(
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> ConvTranspose2dConfig {
     ConvTranspose2dConfig::new([channels, channels], [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding([padding, padding])
@@ -106,11 +118,18 @@ pub fn load_conv_transpose2d(
     config: &ConvTranspose2dConfig,
     device: &Device,
 ) -> ConvTranspose2d {
-    let mut conv = config.clone().with_initializer(Initializer::Zeros).init(device);
+    let mut conv = config
+        .clone()
+        .with_initializer(Initializer::Zeros)
+        .init(device);
     let [i, o] = config.channels;
     let [kh, kw] = config.kernel_size;
     let shape = [i, o, kh, kw];
-    conv.weight = Param::from_tensor(tensor(r.take(&format!("{prefix}.weight"), &shape), shape, device));
+    conv.weight = Param::from_tensor(tensor(
+        r.take(&format!("{prefix}.weight"), &shape),
+        shape,
+        device,
+    ));
     if config.bias {
         conv.bias = Some(Param::from_tensor(tensor(
             r.take(&format!("{prefix}.bias"), &[o]),
@@ -133,9 +152,20 @@ pub fn init_batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
 
-pub fn load_batch_norm(r: &mut StateReader, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
+pub fn load_batch_norm(
+    r: &mut StateReader,
+    prefix: &str,
+    channels: usize,
+    device: &Device,
+) -> BatchNorm {
     let mut bn = init_batch_norm(channels, device);
-    let mut get = |name: &str| tensor(r.take(&format!("{prefix}.{name}"), &[channels]), [channels], device);
+    let mut get = |name: &str| {
+        tensor(
+            r.take(&format!("{prefix}.{name}"), &[channels]),
+            [channels],
+            device,
+        )
+    };
     bn.gamma = Param::from_tensor(get("weight"));
     bn.beta = Param::from_tensor(get("bias"));
     bn.running_mean = RunningState::new(get("running_mean"));
@@ -146,6 +176,46 @@ pub fn load_batch_norm(r: &mut StateReader, prefix: &str, channels: usize, devic
 pub fn store_batch_norm(bn: &BatchNorm, dict: &mut StateDict, prefix: &str) {
     dict.insert(format!("{prefix}.weight"), named(&bn.gamma.val()));
     dict.insert(format!("{prefix}.bias"), named(&bn.beta.val()));
-    dict.insert(format!("{prefix}.running_mean"), named(&bn.running_mean.value()));
-    dict.insert(format!("{prefix}.running_var"), named(&bn.running_var.value()));
+    dict.insert(
+        format!("{prefix}.running_mean"),
+        named(&bn.running_mean.value_sync()),
+    );
+    dict.insert(
+        format!("{prefix}.running_var"),
+        named(&bn.running_var.value_sync()),
+    );
+}
+
+/// BatchNorm as PyTorch applies it: batch statistics in training (on an autodiff
+/// device, with the training flag on), running statistics otherwise. Unlike Burn's
+/// own forward, the running variance is updated with the unbiased batch variance
+/// (`n / (n − 1)` times the biased one), as PyTorch does.
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let [n, _, h, w] = x.dims();
+    let count = (n * h * w) as f64;
+    let result =
+        burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let device = result.output.device();
+    let momentum = bn.momentum;
+    let unbiased = if count > 1.0 {
+        count / (count - 1.0)
+    } else {
+        1.0
+    };
+    let mean = bn.running_mean.value_sync().to_device(&device);
+    let var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean.update(
+        mean.mul_scalar(1.0 - momentum)
+            .add(result.mean.detach().mul_scalar(momentum))
+            .detach(),
+    );
+    bn.running_var.update(
+        var.mul_scalar(1.0 - momentum)
+            .add(result.variance.detach().mul_scalar(momentum * unbiased))
+            .detach(),
+    );
+    result.output
 }

@@ -14,8 +14,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::layers::{
-    ConvSpec, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d, store_batch_norm,
-    store_conv2d,
+    ConvSpec, batch_norm, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
+    store_batch_norm, store_conv2d,
 };
 use crate::state::{StateDict, StateReader};
 
@@ -52,7 +52,7 @@ fn conv(src: &mut Source, prefix: &str, spec: ConvSpec, device: &Device) -> Conv
     }
 }
 
-fn batch_norm(src: &mut Source, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
+fn make_batch_norm(src: &mut Source, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
     match src {
         Source::Init => init_batch_norm(channels, device),
         Source::State(r) => load_batch_norm(r, prefix, channels, device),
@@ -60,17 +60,38 @@ fn batch_norm(src: &mut Source, prefix: &str, channels: usize, device: &Device) 
 }
 
 impl BasicBlock {
-    fn build(src: &mut Source, prefix: &str, channels: [usize; 2], stride: usize, device: &Device) -> Self {
+    fn build(
+        src: &mut Source,
+        prefix: &str,
+        channels: [usize; 2],
+        stride: usize,
+        device: &Device,
+    ) -> Self {
         let [cin, cout] = channels;
         let downsample = (stride != 1 || cin != cout).then(|| Downsample {
-            conv: conv(src, &format!("{prefix}.downsample.0"), ConvSpec::new([cin, cout], 1, stride, 0), device),
-            bn: batch_norm(src, &format!("{prefix}.downsample.1"), cout, device),
+            conv: conv(
+                src,
+                &format!("{prefix}.downsample.0"),
+                ConvSpec::new([cin, cout], 1, stride, 0),
+                device,
+            ),
+            bn: make_batch_norm(src, &format!("{prefix}.downsample.1"), cout, device),
         });
         Self {
-            conv1: conv(src, &format!("{prefix}.conv1"), ConvSpec::new([cin, cout], 3, stride, 1), device),
-            bn1: batch_norm(src, &format!("{prefix}.bn1"), cout, device),
-            conv2: conv(src, &format!("{prefix}.conv2"), ConvSpec::new([cout, cout], 3, 1, 1), device),
-            bn2: batch_norm(src, &format!("{prefix}.bn2"), cout, device),
+            conv1: conv(
+                src,
+                &format!("{prefix}.conv1"),
+                ConvSpec::new([cin, cout], 3, stride, 1),
+                device,
+            ),
+            bn1: make_batch_norm(src, &format!("{prefix}.bn1"), cout, device),
+            conv2: conv(
+                src,
+                &format!("{prefix}.conv2"),
+                ConvSpec::new([cout, cout], 3, 1, 1),
+                device,
+            ),
+            bn2: make_batch_norm(src, &format!("{prefix}.bn2"), cout, device),
             downsample,
         }
     }
@@ -88,11 +109,11 @@ impl BasicBlock {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => batch_norm(&d.bn, d.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(batch_norm(&self.bn1, self.conv1.forward(x)));
+        let y = batch_norm(&self.bn2, self.conv2.forward(y));
         relu(y + shortcut)
     }
 }
@@ -114,7 +135,7 @@ impl ResNet18 {
     /// (and for any pretrained weights); smaller widths train faster.
     pub fn build(src: &mut Source, width: usize, device: &Device) -> Self {
         let conv1 = conv(src, "0", ConvSpec::new([3, width], 7, 2, 3), device);
-        let bn1 = batch_norm(src, "1", width, device);
+        let bn1 = make_batch_norm(src, "1", width, device);
         let mut stages = Vec::new();
         let mut cin = width;
         for s in 0..4 {
@@ -157,7 +178,7 @@ impl ResNet18 {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(batch_norm(&self.bn1, self.conv1.forward(x)));
         let mut x = self.maxpool.forward(x);
         for block in self.stages.iter().flatten() {
             x = block.forward(x);
