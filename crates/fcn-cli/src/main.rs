@@ -1,1 +1,41 @@
-fn main() {}
+//! The `fcn` command line: thin argument parsing over the `fcn` library.
+
+mod export;
+mod info;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "fcn",
+    version,
+    about = "Semantic segmentation with fully convolutional networks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a weight file: detected format, classes, parameter count, ignored keys.
+    Info(info::Args),
+    /// Convert any supported weight file into an fcn checkpoint (safetensors with the
+    /// textbook's key names, which PyTorch loads directly).
+    Export(export::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Export(args) => export::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

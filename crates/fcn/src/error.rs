@@ -8,11 +8,10 @@ pub enum FcnError {
     #[error("{path}: {message}")]
     Weights { path: String, message: String },
     /// A file that cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// An input array or image the model cannot take.
     #[error("invalid input: {0}")]
@@ -27,10 +26,10 @@ impl FcnError {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

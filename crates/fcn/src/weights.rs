@@ -126,10 +126,6 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
     let format = classify(path, &state)?;
     if format == WeightFormat::TorchvisionResNet18 {
         state = rename_torchvision(state);
-        integer_keys = integer_keys
-            .into_iter()
-            .map(|k| torchvision_to_textbook(&k))
-            .collect();
     }
     Ok(Loaded {
         format,

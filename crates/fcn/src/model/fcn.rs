@@ -245,9 +245,15 @@ impl Fcn {
         self.net.head.num_classes()
     }
 
-    /// Number of trainable values (BatchNorm statistics excluded).
+    /// Number of trainable values (BatchNorm running statistics excluded).
     pub fn num_params(&self) -> usize {
-        self.net.num_params()
+        let state = self.net.state_dict();
+        state
+            .tensors
+            .iter()
+            .filter(|(k, _)| !k.ends_with(".running_mean") && !k.ends_with(".running_var"))
+            .map(|(_, t)| t.data.len())
+            .sum()
     }
 
     /// Logits `[N, num_classes, H, W]` for a normalised batch `[N, 3, H, W]` of any size:

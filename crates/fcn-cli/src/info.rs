@@ -1,0 +1,71 @@
+//! `fcn info WEIGHTS`
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fcn::Fcn;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A weight file: torchvision ResNet-18 or textbook FCN `.pth`, or an fcn checkpoint.
+    weights: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let device = burn::tensor::Device::flex();
+    let model = Fcn::load(&args.weights, &device).context("cannot load weights")?;
+    let report = model
+        .origin
+        .as_ref()
+        .context("the model was not read from a file")?;
+    let params = model.num_params();
+    if args.json {
+        let value = serde_json::json!({
+            "file": args.weights.display().to_string(),
+            "format": report.format.to_string(),
+            "dtype": report.dtype,
+            "num_classes": model.num_classes(),
+            "class_names": model.meta.class_names,
+            "width": model.meta.width,
+            "parameters": params,
+            "ignored_keys": report.ignored_keys,
+        });
+        println!("{value}");
+        return Ok(());
+    }
+    println!("file:         {}", args.weights.display());
+    println!("format:       {}", report.format);
+    println!("dtype:        {}", report.dtype);
+    println!(
+        "classes:      {} ({})",
+        model.num_classes(),
+        model.meta.class_names.join(", ")
+    );
+    println!("width:        {} (ResNet-18 is 64)", model.meta.width);
+    println!("parameters:   {}", thousands(params));
+    if report.ignored_keys.is_empty() {
+        println!("ignored keys: none");
+    } else {
+        println!(
+            "ignored keys: {} ({})",
+            report.ignored_keys.len(),
+            report.ignored_keys.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
