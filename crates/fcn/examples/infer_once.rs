@@ -15,11 +15,17 @@ fn main() -> Result<(), fcn::FcnError> {
         Some(path) => Fcn::load(path, &device)?,
         None => Fcn::new(&FcnConfig::default(), &device),
     };
-    let x = Array4::from_shape_fn((1, 3, 320, 480), |(_, c, y, x)| ((c * 7 + y * 3 + x) % 11) as f32 / 5.0 - 1.0);
+    let x = Array4::from_shape_fn((1, 3, 320, 480), |(_, c, y, x)| {
+        ((c * 7 + y * 3 + x) % 11) as f32 / 5.0 - 1.0
+    });
     for run in 0..3 {
         let t = Instant::now();
         let logits = model.logits(x.view())?;
-        eprintln!("run {run}: {:.1} ms, logits {:?}", t.elapsed().as_secs_f64() * 1e3, logits.dim());
+        eprintln!(
+            "run {run}: {:.1} ms, logits {:?}",
+            t.elapsed().as_secs_f64() * 1e3,
+            logits.dim()
+        );
     }
     Ok(())
 }
