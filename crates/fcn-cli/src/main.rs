@@ -2,6 +2,8 @@
 
 mod export;
 mod info;
+mod progress;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +25,8 @@ enum Command {
     /// Convert any supported weight file into an fcn checkpoint (safetensors with the
     /// textbook's key names, which PyTorch loads directly).
     Export(export::Args),
+    /// Generate the synthetic dataset (Pascal VOC layout, no download needed).
+    Synth(synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Synth(args) => synth::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,6 +15,7 @@
 //! # Ok::<(), fcn::FcnError>(())
 //! ```
 
+pub mod data;
 mod error;
 pub mod loss;
 pub mod model;

@@ -1,0 +1,142 @@
+//! Reading images and masks from disk, and writing palette masks.
+//!
+//! Masks are read as label indices: a palette PNG's indices directly (never through
+//! an RGB expansion), a grey PNG's values, or an RGB PNG's colours through a
+//! [`ColorMap`]. Every error names the file.
+
+use std::io::BufReader;
+use std::path::Path;
+
+use image::RgbImage;
+use ndarray::Array2;
+
+use super::colormap::{ColorMap, IGNORE};
+use super::DataError;
+
+/// Reads an image as RGB, refusing files whose header declares more than
+/// `max_pixels` pixels before decoding them.
+pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
+    let bad = |m: String| DataError::new(path, m);
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| bad(format!("cannot open: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| bad(format!("not a readable image: {e}")))?;
+    check_size(path, w, h, max_pixels)?;
+    let img = image::ImageReader::open(path)
+        .map_err(|e| bad(format!("cannot open: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| bad(format!("cannot read: {e}")))?
+        .decode()
+        .map_err(|e| bad(format!("corrupt or truncated image: {e}")))?;
+    Ok(img.to_rgb8())
+}
+
+/// The `(width, height)` an image file declares, without decoding it.
+pub fn image_size(path: &Path) -> Result<(u32, u32), DataError> {
+    image::image_dimensions(path).map_err(|e| DataError::new(path, format!("not a readable image: {e}")))
+}
+
+fn check_size(path: &Path, w: u32, h: u32, max_pixels: u64) -> Result<(), DataError> {
+    let pixels = w as u64 * h as u64;
+    if pixels > max_pixels {
+        return Err(DataError::new(
+            path,
+            format!("image is {w}×{h} = {pixels} pixels, more than the limit of {max_pixels} (see --max-pixels)"),
+        ));
+    }
+    if pixels == 0 {
+        return Err(DataError::new(path, format!("image is empty ({w}×{h})")));
+    }
+    Ok(())
+}
+
+/// Reads a class mask as labels. Palette and grey PNGs give their indices and values;
+/// RGB(A) PNGs are mapped through `colors` (an unknown colour is an error).
+pub fn read_mask(path: &Path, colors: &ColorMap, max_pixels: u64) -> Result<Array2<u8>, DataError> {
+    let bad = |m: String| DataError::new(path, m);
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    let mut decoder = png::Decoder::new(BufReader::new(file));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| bad(format!("not a readable PNG mask: {e}")))?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    check_size(path, w, h, max_pixels)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| bad("PNG mask too large to decode".into()))?;
+    let mut buf = vec![0; size];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(format!("corrupt or truncated PNG mask: {e}")))?;
+    let (w, h) = (w as usize, h as usize);
+    let depth = match frame.bit_depth {
+        png::BitDepth::One => 1,
+        png::BitDepth::Two => 2,
+        png::BitDepth::Four => 4,
+        png::BitDepth::Eight => 8,
+        png::BitDepth::Sixteen => 16,
+    };
+    let row = |y: usize| &buf[y * frame.line_size..(y + 1) * frame.line_size];
+    use png::ColorType::*;
+    match (frame.color_type, depth) {
+        (Indexed | Grayscale, 8) => Ok(Array2::from_shape_fn((h, w), |(y, x)| row(y)[x])),
+        (Indexed | Grayscale, 1 | 2 | 4) => Ok(Array2::from_shape_fn((h, w), |(y, x)| {
+            let per_byte = 8 / depth;
+            let byte = row(y)[x / per_byte];
+            let shift = 8 - depth * (x % per_byte + 1);
+            (byte >> shift) & ((1u16 << depth) - 1) as u8
+        })),
+        (Rgb | Rgba, 8) => {
+            let channels = if frame.color_type == Rgb { 3 } else { 4 };
+            let mut mask = Array2::zeros((h, w));
+            for y in 0..h {
+                for x in 0..w {
+                    let p = &row(y)[x * channels..x * channels + 3];
+                    let rgb = [p[0], p[1], p[2]];
+                    mask[[y, x]] = colors.label(rgb).ok_or_else(|| {
+                        bad(format!("unknown mask colour {rgb:?} at ({x}, {y}), which is no class's colour"))
+                    })?;
+                }
+            }
+            Ok(mask)
+        }
+        (t, d) => Err(bad(format!("unsupported PNG mask type {t:?} with {d}-bit samples"))),
+    }
+}
+
+/// Checks that every label is a class (`< num_classes`) or the ignore label.
+pub fn check_labels(path: &Path, mask: &Array2<u8>, num_classes: usize) -> Result<(), DataError> {
+    if let Some(((y, x), v)) = mask
+        .indexed_iter()
+        .find(|(_, v)| **v != IGNORE && **v as usize >= num_classes)
+    {
+        return Err(DataError::new(
+            path,
+            format!("mask value {v} at ({x}, {y}) is neither a class (0–{}) nor the ignore value {IGNORE}", num_classes - 1),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `mask` as an 8-bit palette PNG with `palette` (as VOC's masks are).
+pub fn write_palette_png(path: &Path, mask: &Array2<u8>, palette: &[[u8; 3]]) -> Result<(), DataError> {
+    let bad = |m: String| DataError::new(path, m);
+    let (h, w) = mask.dim();
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(palette.iter().flatten().copied().collect::<Vec<u8>>());
+        let mut writer = enc.write_header().map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+        let data: Vec<u8> = mask.iter().copied().collect();
+        writer
+            .write_image_data(&data)
+            .map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| bad(format!("cannot write: {e}")))
+}
