@@ -29,10 +29,16 @@ pub fn parse_size(s: &str) -> Result<(usize, usize), String> {
     let (h, w) = s
         .split_once(['x', 'X', '×'])
         .ok_or_else(|| format!("expected HEIGHTxWIDTH such as 320x480, got '{s}'"))?;
-    let parse = |v: &str| v.trim().parse::<usize>().map_err(|_| format!("'{v}' in '{s}' is not a whole number"));
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{v}' in '{s}' is not a whole number"))
+    };
     let (h, w) = (parse(h)?, parse(w)?);
     if h == 0 || w == 0 || h * w > 50_000_000 {
-        return Err(format!("size {h}x{w} must be at least 1x1 and at most 50 megapixels"));
+        return Err(format!(
+            "size {h}x{w} must be at least 1x1 and at most 50 megapixels"
+        ));
     }
     Ok((h, w))
 }

@@ -51,8 +51,13 @@ impl Rng {
 
 /// The `h × w` window at `(top, left)` of image and mask.
 pub fn crop(sample: &Sample, top: usize, left: usize, h: usize, w: usize) -> Sample {
-    let image = image::imageops::crop_imm(&sample.image, left as u32, top as u32, w as u32, h as u32).to_image();
-    let mask = sample.mask.slice(s![top..top + h, left..left + w]).to_owned();
+    let image =
+        image::imageops::crop_imm(&sample.image, left as u32, top as u32, w as u32, h as u32)
+            .to_image();
+    let mask = sample
+        .mask
+        .slice(s![top..top + h, left..left + w])
+        .to_owned();
     Sample {
         name: sample.name.clone(),
         image,

@@ -2,10 +2,27 @@
 
 /// Pascal VOC's 21 class colours, in label order (background first).
 pub const VOC_COLORMAP: [[u8; 3]; 21] = [
-    [0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128],
-    [0, 128, 128], [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0], [192, 128, 0],
-    [64, 0, 128], [192, 0, 128], [64, 128, 128], [192, 128, 128], [0, 64, 0], [128, 64, 0],
-    [0, 192, 0], [128, 192, 0], [0, 64, 128],
+    [0, 0, 0],
+    [128, 0, 0],
+    [0, 128, 0],
+    [128, 128, 0],
+    [0, 0, 128],
+    [128, 0, 128],
+    [0, 128, 128],
+    [128, 128, 128],
+    [64, 0, 0],
+    [192, 0, 0],
+    [64, 128, 0],
+    [192, 128, 0],
+    [64, 0, 128],
+    [192, 0, 128],
+    [64, 128, 128],
+    [192, 128, 128],
+    [0, 64, 0],
+    [128, 64, 0],
+    [0, 192, 0],
+    [128, 192, 0],
+    [0, 64, 128],
 ];
 
 /// The colour of VOC's void label (255), drawn around object borders.
@@ -46,7 +63,11 @@ pub struct ColorMap {
 impl ColorMap {
     /// `colors[i]` is the colour of class `i`; `void` (if any) maps to [`IGNORE`].
     pub fn new(colors: &[[u8; 3]], void: Option<[u8; 3]>) -> Self {
-        let mut map: Vec<([u8; 3], u8)> = colors.iter().enumerate().map(|(i, c)| (*c, i as u8)).collect();
+        let mut map: Vec<([u8; 3], u8)> = colors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u8))
+            .collect();
         if let Some(v) = void {
             map.push((v, IGNORE));
         }

@@ -10,23 +10,29 @@ use std::path::Path;
 use image::RgbImage;
 use ndarray::Array2;
 
-use super::colormap::{ColorMap, IGNORE};
 use super::DataError;
+use super::colormap::{ColorMap, IGNORE};
 
 /// Reads an image as RGB, refusing files whose header declares more than
-/// `max_pixels` pixels before decoding them.
+/// `max_pixels` pixels before decoding them, and JPEGs cut short (JPEG decoders
+/// quietly fill in a missing tail, so the end-of-image marker is checked here).
 pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
     let bad = |m: String| DataError::new(path, m);
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| bad(format!("cannot open: {e}")))?
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let format = reader.format();
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| bad(format!("not a readable image: {e}")))?;
     check_size(path, w, h, max_pixels)?;
-    let img = image::ImageReader::open(path)
-        .map_err(|e| bad(format!("cannot open: {e}")))?
+    if format == Some(image::ImageFormat::Jpeg) && !has_jpeg_end(&bytes) {
+        return Err(bad(
+            "corrupt or truncated image: the JPEG data stops before its end-of-image marker".into(),
+        ));
+    }
+    let img = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| bad(format!("cannot read: {e}")))?
         .decode()
@@ -34,9 +40,17 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
     Ok(img.to_rgb8())
 }
 
+/// Whether the JPEG's end-of-image marker (FF D9) is near the end of the file
+/// (some writers append a little padding after it).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
 /// The `(width, height)` an image file declares, without decoding it.
 pub fn image_size(path: &Path) -> Result<(u32, u32), DataError> {
-    image::image_dimensions(path).map_err(|e| DataError::new(path, format!("not a readable image: {e}")))
+    image::image_dimensions(path)
+        .map_err(|e| DataError::new(path, format!("not a readable image: {e}")))
 }
 
 fn check_size(path: &Path, w: u32, h: u32, max_pixels: u64) -> Result<(), DataError> {
@@ -44,7 +58,9 @@ fn check_size(path: &Path, w: u32, h: u32, max_pixels: u64) -> Result<(), DataEr
     if pixels > max_pixels {
         return Err(DataError::new(
             path,
-            format!("image is {w}×{h} = {pixels} pixels, more than the limit of {max_pixels} (see --max-pixels)"),
+            format!(
+                "image is {w}×{h} = {pixels} pixels, more than the limit of {max_pixels} (see --max-pixels)"
+            ),
         ));
     }
     if pixels == 0 {
@@ -98,13 +114,17 @@ pub fn read_mask(path: &Path, colors: &ColorMap, max_pixels: u64) -> Result<Arra
                     let p = &row(y)[x * channels..x * channels + 3];
                     let rgb = [p[0], p[1], p[2]];
                     mask[[y, x]] = colors.label(rgb).ok_or_else(|| {
-                        bad(format!("unknown mask colour {rgb:?} at ({x}, {y}), which is no class's colour"))
+                        bad(format!(
+                            "unknown mask colour {rgb:?} at ({x}, {y}), which is no class's colour"
+                        ))
                     })?;
                 }
             }
             Ok(mask)
         }
-        (t, d) => Err(bad(format!("unsupported PNG mask type {t:?} with {d}-bit samples"))),
+        (t, d) => Err(bad(format!(
+            "unsupported PNG mask type {t:?} with {d}-bit samples"
+        ))),
     }
 }
 
@@ -116,14 +136,21 @@ pub fn check_labels(path: &Path, mask: &Array2<u8>, num_classes: usize) -> Resul
     {
         return Err(DataError::new(
             path,
-            format!("mask value {v} at ({x}, {y}) is neither a class (0–{}) nor the ignore value {IGNORE}", num_classes - 1),
+            format!(
+                "mask value {v} at ({x}, {y}) is neither a class (0–{}) nor the ignore value {IGNORE}",
+                num_classes - 1
+            ),
         ));
     }
     Ok(())
 }
 
 /// Writes `mask` as an 8-bit palette PNG with `palette` (as VOC's masks are).
-pub fn write_palette_png(path: &Path, mask: &Array2<u8>, palette: &[[u8; 3]]) -> Result<(), DataError> {
+pub fn write_palette_png(
+    path: &Path,
+    mask: &Array2<u8>,
+    palette: &[[u8; 3]],
+) -> Result<(), DataError> {
     let bad = |m: String| DataError::new(path, m);
     let (h, w) = mask.dim();
     let mut bytes = Vec::new();
@@ -132,7 +159,9 @@ pub fn write_palette_png(path: &Path, mask: &Array2<u8>, palette: &[[u8; 3]]) ->
         enc.set_color(png::ColorType::Indexed);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_palette(palette.iter().flatten().copied().collect::<Vec<u8>>());
-        let mut writer = enc.write_header().map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
         let data: Vec<u8> = mask.iter().copied().collect();
         writer
             .write_image_data(&data)

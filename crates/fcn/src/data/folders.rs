@@ -39,14 +39,22 @@ struct ClassEntry {
 
 /// Reads a `classes.toml`: the classes, the ignore value and the ignore colour.
 pub fn read_classes(path: &Path) -> Result<(Classes, u8, Option<[u8; 3]>), DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::new(path, format!("cannot read: {e}")))?;
-    let file: ClassesFile = toml::from_str(&text).map_err(|e| DataError::new(path, format!("invalid classes file: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DataError::new(path, format!("cannot read: {e}")))?;
+    let file: ClassesFile = toml::from_str(&text)
+        .map_err(|e| DataError::new(path, format!("invalid classes file: {e}")))?;
     if file.classes.is_empty() || file.classes.len() > 255 {
-        return Err(DataError::new(path, format!("needs 1 to 255 classes, found {}", file.classes.len())));
+        return Err(DataError::new(
+            path,
+            format!("needs 1 to 255 classes, found {}", file.classes.len()),
+        ));
     }
     let ignore = file.ignore.unwrap_or(IGNORE);
     if (ignore as usize) < file.classes.len() {
-        return Err(DataError::new(path, format!("ignore value {ignore} is also a class label")));
+        return Err(DataError::new(
+            path,
+            format!("ignore value {ignore} is also a class label"),
+        ));
     }
     let classes = Classes {
         names: file.classes.iter().map(|c| c.name.clone()).collect(),
@@ -72,18 +80,40 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
     let names: Vec<String> = if list.is_file() {
         read_list(&list)?
     } else if matches!(split, "train" | "val") {
-        let all: Vec<String> = images.keys().filter(|k| masks.contains_key(*k)).cloned().collect();
-        seeded_split(all, options.val_fraction, options.split_seed, split == "val")
+        let all: Vec<String> = images
+            .keys()
+            .filter(|k| masks.contains_key(*k))
+            .cloned()
+            .collect();
+        seeded_split(
+            all,
+            options.val_fraction,
+            options.split_seed,
+            split == "val",
+        )
     } else if split == "all" || split == "trainval" {
-        images.keys().filter(|k| masks.contains_key(*k)).cloned().collect()
+        images
+            .keys()
+            .filter(|k| masks.contains_key(*k))
+            .cloned()
+            .collect()
     } else {
-        return Err(DataError::new(&list, format!("no list file for split '{split}'")));
+        return Err(DataError::new(
+            &list,
+            format!("no list file for split '{split}'"),
+        ));
     };
     let items = names
         .into_iter()
         .map(|name| Item {
-            image: images.get(&name).cloned().unwrap_or_else(|| dir.join("images").join(format!("{name}.jpg"))),
-            mask: masks.get(&name).cloned().unwrap_or_else(|| dir.join("masks").join(format!("{name}.png"))),
+            image: images
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| dir.join("images").join(format!("{name}.jpg"))),
+            mask: masks
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| dir.join("masks").join(format!("{name}.png"))),
             name,
         })
         .collect();
@@ -102,8 +132,12 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
 }
 
 /// File stem → path for the files in `dir` with one of `extensions`.
-fn stems(dir: &Path, extensions: &[&str]) -> Result<BTreeMap<String, std::path::PathBuf>, DataError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| DataError::new(dir, format!("cannot list: {e}")))?;
+fn stems(
+    dir: &Path,
+    extensions: &[&str],
+) -> Result<BTreeMap<String, std::path::PathBuf>, DataError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| DataError::new(dir, format!("cannot list: {e}")))?;
     let mut map = BTreeMap::new();
     for entry in entries.flatten() {
         let path = entry.path();
@@ -124,7 +158,8 @@ fn seeded_split(mut names: Vec<String>, fraction: f64, seed: u64, val: bool) -> 
     for i in (1..names.len()).rev() {
         names.swap(i, rng.below(i + 1));
     }
-    let n_val = ((names.len() as f64 * fraction).round() as usize).clamp(usize::from(names.len() >= 2), names.len());
+    let n_val = ((names.len() as f64 * fraction).round() as usize)
+        .clamp(usize::from(names.len() >= 2), names.len());
     let rest = names.split_off(n_val);
     let mut part = if val { names } else { rest };
     part.sort();

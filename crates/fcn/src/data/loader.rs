@@ -68,7 +68,15 @@ impl AugmentedSplit {
             }
         }
         let epoch = Arc::new(AtomicU64::new(0));
-        (Self { split, indices, aug, epoch }, dropped)
+        (
+            Self {
+                split,
+                indices,
+                aug,
+                epoch,
+            },
+            dropped,
+        )
     }
 
     /// The handle through which the trainer sets the epoch.
@@ -158,7 +166,10 @@ impl Batcher<Loaded, Batch> for SegmentationBatcher {
             if !same {
                 failures.push(DataError::new(
                     std::path::Path::new(&e.name),
-                    format!("size {:?} differs from the batch's {size:?}; use --crop", e.size),
+                    format!(
+                        "size {:?} differs from the batch's {size:?}; use --crop",
+                        e.size
+                    ),
                 ));
             }
             same

@@ -61,7 +61,10 @@ impl Classes {
     /// Pascal VOC's 21 classes.
     pub fn voc() -> Self {
         Self {
-            names: crate::model::fcn::VOC_CLASSES.iter().map(|s| s.to_string()).collect(),
+            names: crate::model::fcn::VOC_CLASSES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             colors: colormap::VOC_COLORMAP.to_vec(),
         }
     }
@@ -138,7 +141,13 @@ impl Split {
         let image = decode::read_image(&item.image, self.options.max_pixels)?;
         let mut mask = decode::read_mask(&item.mask, &self.colors, self.options.max_pixels)?;
         if self.ignore_value != colormap::IGNORE {
-            mask.mapv_inplace(|v| if v == self.ignore_value { colormap::IGNORE } else { v });
+            mask.mapv_inplace(|v| {
+                if v == self.ignore_value {
+                    colormap::IGNORE
+                } else {
+                    v
+                }
+            });
         }
         let (mh, mw) = mask.dim();
         if (image.width() as usize, image.height() as usize) != (mw, mh) {
@@ -176,7 +185,8 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
 
 /// Reads a split file: one item name per line; blank lines and `#` comments ignored.
 fn read_list(path: &Path) -> Result<Vec<String>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::new(path, format!("cannot read split file: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DataError::new(path, format!("cannot read split file: {e}")))?;
     Ok(text
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
@@ -186,16 +196,27 @@ fn read_list(path: &Path) -> Result<Vec<String>, DataError> {
 }
 
 /// Keeps the items whose files exist; the others are errors, or warnings with `skip_bad`.
-fn check_present(items: Vec<Item>, split_file: &Path, options: &ReadOptions) -> Result<(Vec<Item>, Vec<DataError>), DataError> {
+fn check_present(
+    items: Vec<Item>,
+    split_file: &Path,
+    options: &ReadOptions,
+) -> Result<(Vec<Item>, Vec<DataError>), DataError> {
     let mut kept = Vec::new();
     let mut missing = Vec::new();
     for item in items {
-        let absent: Vec<&Path> = [&item.image, &item.mask].into_iter().filter(|p| !p.is_file()).map(|p| p.as_path()).collect();
+        let absent: Vec<&Path> = [&item.image, &item.mask]
+            .into_iter()
+            .filter(|p| !p.is_file())
+            .map(|p| p.as_path())
+            .collect();
         if absent.is_empty() {
             kept.push(item);
         } else {
             for p in absent {
-                missing.push(DataError::new(p, format!("named in {} but missing", split_file.display())));
+                missing.push(DataError::new(
+                    p,
+                    format!("named in {} but missing", split_file.display()),
+                ));
             }
         }
     }
@@ -205,11 +226,20 @@ fn check_present(items: Vec<Item>, split_file: &Path, options: &ReadOptions) -> 
         return Err(if more == 0 {
             first
         } else {
-            DataError::new(&first.path, format!("{} (and {more} more missing files; --skip-bad skips them)", first.message))
+            DataError::new(
+                &first.path,
+                format!(
+                    "{} (and {more} more missing files; --skip-bad skips them)",
+                    first.message
+                ),
+            )
         });
     }
     if kept.is_empty() {
-        return Err(DataError::new(split_file, "the split is empty: no usable image and mask pairs"));
+        return Err(DataError::new(
+            split_file,
+            "the split is empty: no usable image and mask pairs",
+        ));
     }
     Ok((kept, missing))
 }

@@ -21,7 +21,15 @@ use super::decode::write_palette_png;
 use super::{DataError, Sample};
 
 /// Class names, in label order.
-pub const CLASSES: [&str; 7] = ["background", "disc", "square", "triangle", "star", "ring", "cross"];
+pub const CLASSES: [&str; 7] = [
+    "background",
+    "disc",
+    "square",
+    "triangle",
+    "star",
+    "ring",
+    "cross",
+];
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -86,7 +94,11 @@ impl Shape {
 }
 
 fn random_color(rng: &mut Rng) -> [f64; 3] {
-    [rng.range(0.05, 0.95), rng.range(0.05, 0.95), rng.range(0.05, 0.95)]
+    [
+        rng.range(0.05, 0.95),
+        rng.range(0.05, 0.95),
+        rng.range(0.05, 0.95),
+    ]
 }
 
 fn random_texture(rng: &mut Rng, scale: f64) -> Texture {
@@ -109,7 +121,11 @@ fn texture_at(t: Texture, y: f64, x: f64, noise: f64) -> f64 {
         Texture::Flat => 0.0,
         Texture::Stripes { freq, angle } => (freq * (x * angle.cos() + y * angle.sin())).sin(),
         Texture::Checker { cell } => {
-            if ((y / cell).floor() as i64 + (x / cell).floor() as i64) % 2 == 0 { 1.0 } else { -1.0 }
+            if ((y / cell).floor() as i64 + (x / cell).floor() as i64) % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            }
         }
         Texture::Speckle => noise,
     }
@@ -125,8 +141,17 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
     let bg_texture = random_texture(&mut rng, scale);
     let waves: Vec<(f64, f64, f64, [f64; 3])> = (0..2)
         .map(|_| {
-            let amp = [rng.range(-0.2, 0.2), rng.range(-0.2, 0.2), rng.range(-0.2, 0.2)];
-            (rng.range(0.02, 0.12) / scale.max(0.5), rng.range(0.0, PI), rng.range(0.0, 2.0 * PI), amp)
+            let amp = [
+                rng.range(-0.2, 0.2),
+                rng.range(-0.2, 0.2),
+                rng.range(-0.2, 0.2),
+            ];
+            (
+                rng.range(0.02, 0.12) / scale.max(0.5),
+                rng.range(0.0, PI),
+                rng.range(0.0, 2.0 * PI),
+                amp,
+            )
         })
         .collect();
     // Clutter: background-labelled strokes and blobs that objects must be told from.
@@ -145,7 +170,10 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
     let objects: Vec<Shape> = (0..rng.below(4) + 2)
         .map(|_| Shape {
             class: rng.below(CLASSES.len() - 1) as u8 + 1,
-            center: (rng.range(0.1, 0.9) * h as f64, rng.range(0.1, 0.9) * w as f64),
+            center: (
+                rng.range(0.1, 0.9) * h as f64,
+                rng.range(0.1, 0.9) * w as f64,
+            ),
             radius: rng.range(0.12, 0.3) * side,
             angle: rng.range(0.0, 2.0 * PI),
             color: random_color(&mut rng),
@@ -230,24 +258,33 @@ fn void_borders(labels: &Array2<u8>, r: usize) -> Array2<u8> {
 
 /// Writes the dataset to `out/VOC2012/` (JPEG images, palette PNG masks, split files,
 /// `classes.toml`). `progress` is called after each image.
-pub fn generate(out: &Path, config: &SynthConfig, mut progress: impl FnMut(usize)) -> Result<(), DataError> {
+pub fn generate(
+    out: &Path,
+    config: &SynthConfig,
+    mut progress: impl FnMut(usize),
+) -> Result<(), DataError> {
     let root = out.join("VOC2012");
     let dirs = ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"];
     for d in dirs {
         let dir = root.join(d);
-        std::fs::create_dir_all(&dir).map_err(|e| DataError::new(&dir, format!("cannot create: {e}")))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DataError::new(&dir, format!("cannot create: {e}")))?;
     }
     let palette = voc_palette();
     let mut names = Vec::with_capacity(config.n);
     for i in 0..config.n {
         let sample = render(config.seed, i, config.size);
         let jpg = root.join("JPEGImages").join(format!("{}.jpg", sample.name));
-        let file = std::fs::File::create(&jpg).map_err(|e| DataError::new(&jpg, format!("cannot create: {e}")))?;
-        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 92);
+        let file = std::fs::File::create(&jpg)
+            .map_err(|e| DataError::new(&jpg, format!("cannot create: {e}")))?;
+        let mut encoder =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 92);
         encoder
             .encode_image(&sample.image)
             .map_err(|e| DataError::new(&jpg, format!("cannot encode: {e}")))?;
-        let png = root.join("SegmentationClass").join(format!("{}.png", sample.name));
+        let png = root
+            .join("SegmentationClass")
+            .join(format!("{}.png", sample.name));
         write_palette_png(&png, &sample.mask, &palette)?;
         names.push(sample.name);
         progress(i + 1);
@@ -265,7 +302,10 @@ pub fn generate(out: &Path, config: &SynthConfig, mut progress: impl FnMut(usize
     let mut toml = String::from("# Classes of the synthetic dataset (fcn synth).\n");
     for (i, name) in CLASSES.iter().enumerate() {
         let c = palette[i];
-        toml.push_str(&format!("\n[[classes]]\nname = \"{name}\"\ncolor = [{}, {}, {}]\n", c[0], c[1], c[2]));
+        toml.push_str(&format!(
+            "\n[[classes]]\nname = \"{name}\"\ncolor = [{}, {}, {}]\n",
+            c[0], c[1], c[2]
+        ));
     }
     let path = root.join("classes.toml");
     std::fs::write(&path, toml).map_err(|e| DataError::new(&path, format!("cannot write: {e}")))

@@ -11,15 +11,24 @@ use super::{Classes, DataError, Item, ReadOptions, Split, check_present, folders
 
 /// The VOC root (the folder holding `ImageSets/Segmentation`) at or under `dir`.
 pub fn find_root(dir: &Path) -> Option<PathBuf> {
-    [dir.to_path_buf(), dir.join("VOC2012"), dir.join("VOCdevkit/VOC2012")]
-        .into_iter()
-        .find(|d| d.join("ImageSets/Segmentation").is_dir())
+    [
+        dir.to_path_buf(),
+        dir.join("VOC2012"),
+        dir.join("VOCdevkit/VOC2012"),
+    ]
+    .into_iter()
+    .find(|d| d.join("ImageSets/Segmentation").is_dir())
 }
 
 pub fn open(root: &Path, split: &str, options: &ReadOptions) -> Result<Split, DataError> {
-    let list = root.join("ImageSets/Segmentation").join(format!("{split}.txt"));
+    let list = root
+        .join("ImageSets/Segmentation")
+        .join(format!("{split}.txt"));
     if !list.is_file() {
-        return Err(DataError::new(&list, format!("no split file for split '{split}'")));
+        return Err(DataError::new(
+            &list,
+            format!("no split file for split '{split}'"),
+        ));
     }
     let classes = match root.join("classes.toml") {
         p if p.is_file() => folders::read_classes(&p)?.0,
@@ -31,7 +40,11 @@ pub fn open(root: &Path, split: &str, options: &ReadOptions) -> Result<Split, Da
             let jpg = root.join("JPEGImages").join(format!("{id}.jpg"));
             let png = root.join("JPEGImages").join(format!("{id}.png"));
             Item {
-                image: if !jpg.exists() && png.exists() { png } else { jpg },
+                image: if !jpg.exists() && png.exists() {
+                    png
+                } else {
+                    jpg
+                },
                 mask: root.join("SegmentationClass").join(format!("{id}.png")),
                 name: id,
             }
