@@ -1,9 +1,13 @@
 //! The `fcn` command line: thin argument parsing over the `fcn` library.
 
+mod eval;
 mod export;
 mod info;
 mod progress;
+mod segment;
 mod synth;
+mod train;
+mod upsample;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +31,14 @@ enum Command {
     Export(export::Args),
     /// Generate the synthetic dataset (Pascal VOC layout, no download needed).
     Synth(synth::Args),
+    /// Train an FCN on a dataset.
+    Train(Box<train::Args>),
+    /// Evaluate weights on a dataset split: pixel accuracy, mIoU, per-class IoU.
+    Eval(eval::Args),
+    /// Segment images into palette PNG masks (and overlays, JSON fractions).
+    Segment(segment::Args),
+    /// Upsample an image with the bilinear transposed convolution of the textbook.
+    Upsample(upsample::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +47,10 @@ fn main() -> std::process::ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Segment(args) => segment::run(&args),
+        Command::Upsample(args) => upsample::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -17,9 +17,14 @@
 
 pub mod data;
 mod error;
+pub mod infer;
 pub mod loss;
+pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod state;
+pub mod train;
+pub mod upsample;
 pub mod weights;
 
 pub use error::{FcnError, Result};

@@ -20,3 +20,24 @@ pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
     let count = keep.clone().sum().clamp_min(1.0);
     (picked * keep).sum().neg() / count
 }
+
+/// As [`cross_entropy`], with each pixel weighted by its class's weight
+/// (`weights[label]`); the mean is over the weights of the non-ignored pixels.
+pub fn weighted_cross_entropy(
+    logits: Tensor<4>,
+    labels: Tensor<3, Int>,
+    weights: Tensor<1>,
+) -> Tensor<1> {
+    let ignored = labels.clone().equal_elem(IGNORE_LABEL);
+    let keep = ignored.clone().bool_not().float();
+    let safe = labels.mask_fill(ignored, 0);
+    let [n, h, w] = safe.dims();
+    let per_pixel: Tensor<3> = weights
+        .select(0, safe.clone().reshape([n * h * w]))
+        .reshape([n, h, w])
+        * keep;
+    let picked: Tensor<4> = log_softmax(logits, 1).gather(1, safe.unsqueeze_dim(1));
+    let picked: Tensor<3> = picked.squeeze_dim(1);
+    let total = per_pixel.clone().sum().clamp_min(1e-12);
+    (picked * per_pixel).sum().neg() / total
+}

@@ -1,0 +1,204 @@
+//! `fcn segment IMAGES... --weights W --out DIR [--overlay] [--json] [--shard i/n]`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use fcn::Fcn;
+use fcn::data::colormap::voc_palette;
+use fcn::data::decode::{read_image, write_palette_png};
+use fcn::infer::{self, TileOptions};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image files, directories (their images) or globs such as 'photos/*.jpg'.
+    #[arg(required = true)]
+    images: Vec<String>,
+    #[arg(long)]
+    weights: PathBuf,
+    /// Output directory: one palette PNG mask per image (NAME.png).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write NAME_overlay.png: the image with the classes blended over it.
+    #[arg(long)]
+    overlay: bool,
+    /// Print one JSON line per image with its class pixel fractions.
+    #[arg(long)]
+    json: bool,
+    /// Process every n-th image starting at i (0-based), as "i/n", to split a job
+    /// across machines (Slurm array, Kubernetes indexed job).
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Images with a side longer than this run tiled.
+    #[arg(long, default_value_t = 1024)]
+    tile: usize,
+    #[arg(long, default_value_t = fcn::data::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected i/n such as 0/4, got '{s}'"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard index '{i}' is not a whole number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard count '{n}' is not a whole number"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 ≤ i < n"));
+    }
+    Ok((i, n))
+}
+
+const EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff"];
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
+/// `*` and `?` in a file name.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(
+        &pattern.chars().collect::<Vec<_>>(),
+        &name.chars().collect::<Vec<_>>(),
+    )
+}
+
+/// Files, directories and globs → the sorted list of image files.
+pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = PathBuf::from(input);
+        if input.contains(['*', '?']) {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let pattern = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("cannot list {}", dir.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| wildcard(pattern, n))
+                })
+                .collect();
+            if found.is_empty() {
+                bail!("{input}: no file matches");
+            }
+            found.sort();
+            files.extend(found);
+        } else if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    crate::train::set_threads(args.threads)?;
+    let mut files = expand(&args.images)?;
+    if let Some((i, n)) = args.shard {
+        files = files.into_iter().skip(i).step_by(n).collect();
+    }
+    if files.is_empty() {
+        bail!("no images to segment");
+    }
+    let device = burn::tensor::Device::flex();
+    let model = Fcn::load(&args.weights, &device).context("cannot load weights")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let bar = crate::progress::bar(files.len() as u64, "segment");
+    let palette = voc_palette();
+    let opts = TileOptions {
+        tile: args.tile,
+        overlap: args.tile / 8,
+    };
+    let mut failed = 0;
+    for file in &files {
+        match segment_one(&model, file, args, &palette, opts) {
+            Ok(line) => {
+                if let Some(line) = line {
+                    bar.suspend(|| println!("{line}"));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                bar.println(format!("error: {e:#}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "segmented {} of {} images into {}",
+        files.len() - failed,
+        files.len(),
+        args.out.display()
+    );
+    if failed > 0 {
+        bail!("{failed} of {} images failed", files.len());
+    }
+    Ok(())
+}
+
+fn segment_one(
+    model: &Fcn,
+    file: &Path,
+    args: &Args,
+    palette: &[[u8; 3]],
+    opts: TileOptions,
+) -> anyhow::Result<Option<String>> {
+    let image = read_image(file, args.max_pixels)?;
+    let mask =
+        infer::predict(model, &image, opts).with_context(|| format!("{}", file.display()))?;
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+    let mask_path = args.out.join(format!("{stem}.png"));
+    write_palette_png(&mask_path, &mask, palette)?;
+    if args.overlay {
+        let path = args.out.join(format!("{stem}_overlay.png"));
+        infer::overlay(&image, &mask, &model.meta.class_names, 0.55)
+            .save(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !args.json {
+        return Ok(None);
+    }
+    let fractions = infer::class_fractions(&mask, model.num_classes());
+    let map: serde_json::Map<String, serde_json::Value> = model
+        .meta
+        .class_names
+        .iter()
+        .zip(&fractions)
+        .filter(|(_, f)| **f > 0.0)
+        .map(|(n, f)| (n.clone(), serde_json::json!((f * 1e6).round() / 1e6)))
+        .collect();
+    Ok(Some(serde_json::json!({"image": file.display().to_string(), "mask": mask_path.display().to_string(), "fractions": map}).to_string()))
+}

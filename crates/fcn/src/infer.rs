@@ -1,0 +1,183 @@
+//! Inference on whole images of any size: padding to a multiple of 32 (in
+//! [`Fcn::logits`]), tiling with overlap for large images (logits averaged where tiles
+//! overlap), evaluation over a split, and rendering masks as colours and overlays.
+
+use image::{Rgb, RgbImage};
+use ndarray::{Array2, Array3, Array4, ArrayView4, Axis, s};
+
+use crate::data::colormap::voc_color;
+use crate::data::{DataError, Split};
+use crate::error::Result;
+use crate::metrics::ConfusionMatrix;
+use crate::model::Fcn;
+use crate::model::fcn::argmax_classes;
+
+/// When to tile.
+#[derive(Debug, Clone, Copy)]
+pub struct TileOptions {
+    /// Images with a side longer than this run in tiles of this size.
+    pub tile: usize,
+    /// Overlap between neighbouring tiles, in pixels.
+    pub overlap: usize,
+}
+
+impl Default for TileOptions {
+    fn default() -> Self {
+        Self {
+            tile: 1024,
+            overlap: 128,
+        }
+    }
+}
+
+/// Tile start positions covering `len` with tiles of `tile` overlapping by `overlap`.
+fn starts(len: usize, tile: usize, overlap: usize) -> Vec<usize> {
+    if len <= tile {
+        return vec![0];
+    }
+    let step = tile.saturating_sub(overlap).max(1);
+    let mut v: Vec<usize> = (0..len - tile).step_by(step).collect();
+    v.push(len - tile);
+    v
+}
+
+/// Logits `[1, K, H, W]` of a normalised `[1, 3, H, W]` image, tiled when it is large.
+pub fn logits(model: &Fcn, x: ArrayView4<f32>, opts: TileOptions) -> Result<Array4<f32>> {
+    let (n, _, h, w) = x.dim();
+    let tile = opts.tile.max(32);
+    if h <= tile && w <= tile {
+        return model.logits(x);
+    }
+    let k = model.num_classes();
+    let mut sum = Array4::<f32>::zeros((n, k, h, w));
+    let mut count = Array2::<f32>::zeros((h, w));
+    for &y in &starts(h, tile, opts.overlap) {
+        for &x0 in &starts(w, tile, opts.overlap) {
+            let (th, tw) = (tile.min(h), tile.min(w));
+            let part = model.logits(x.slice(s![.., .., y..y + th, x0..x0 + tw]))?;
+            sum.slice_mut(s![.., .., y..y + th, x0..x0 + tw])
+                .scaled_add(1.0, &part);
+            count
+                .slice_mut(s![y..y + th, x0..x0 + tw])
+                .mapv_inplace(|c| c + 1.0);
+        }
+    }
+    for mut image in sum.axis_iter_mut(Axis(0)) {
+        for mut plane in image.axis_iter_mut(Axis(0)) {
+            plane.zip_mut_with(&count, |v, c| *v /= *c);
+        }
+    }
+    Ok(sum)
+}
+
+/// The class of every pixel of `image`.
+pub fn predict(model: &Fcn, image: &RgbImage, opts: TileOptions) -> Result<Array2<u8>> {
+    let x = model.normalize(image);
+    let l = logits(model, x.view(), opts)?;
+    Ok(argmax_classes(&l.index_axis(Axis(0), 0).to_owned()))
+}
+
+/// Per-class logits → per-class probabilities would need a softmax; the fractions
+/// of pixels per predicted class are what reports use.
+pub fn class_fractions(mask: &Array2<u8>, num_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; num_classes];
+    for &v in mask {
+        if (v as usize) < num_classes {
+            counts[v as usize] += 1;
+        }
+    }
+    let total = mask.len().max(1) as f64;
+    counts.into_iter().map(|c| c as f64 / total).collect()
+}
+
+/// What evaluating a split gives.
+pub struct Evaluation {
+    pub confusion: ConfusionMatrix,
+    /// Items that could not be read (only with `skip_bad`; otherwise the first stops it).
+    pub skipped: Vec<DataError>,
+}
+
+/// Runs the model over every item of `split` and accumulates the confusion matrix.
+/// `progress(done, total)` is called after each image.
+pub fn evaluate(
+    model: &Fcn,
+    split: &Split,
+    opts: TileOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> std::result::Result<Evaluation, EvalError> {
+    let mut confusion = ConfusionMatrix::new(model.num_classes());
+    let mut skipped = Vec::new();
+    for i in 0..split.len() {
+        match split.load(i) {
+            Ok(sample) => {
+                let pred = predict(model, &sample.image, opts)?;
+                let truth: Vec<u8> = sample.mask.iter().copied().collect();
+                let p: Vec<u8> = pred.iter().copied().collect();
+                confusion.add(&truth, &p);
+            }
+            Err(e) if split.options.skip_bad => skipped.push(e),
+            Err(e) => return Err(EvalError::Data(e)),
+        }
+        progress(i + 1, split.len());
+    }
+    Ok(Evaluation { confusion, skipped })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Model(#[from] crate::FcnError),
+}
+
+/// The mask in VOC's colours.
+pub fn colorize(mask: &Array2<u8>) -> RgbImage {
+    let (h, w) = mask.dim();
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        Rgb(voc_color(mask[[y as usize, x as usize]]))
+    })
+}
+
+/// The image with the mask's colours blended over it (`alpha` of the colour) and a
+/// legend strip at the bottom naming the classes present.
+pub fn overlay(image: &RgbImage, mask: &Array2<u8>, names: &[String], alpha: f32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let present: Vec<u8> = {
+        let mut seen = [false; 256];
+        mask.iter().for_each(|&v| seen[v as usize] = true);
+        (0..=255u8)
+            .filter(|&v| seen[v as usize] && (v as usize) < names.len())
+            .collect()
+    };
+    let legend_h = if present.is_empty() { 0 } else { 14 };
+    let mut out = RgbImage::from_pixel(w, h + legend_h, Rgb([255, 255, 255]));
+    for (x, y, p) in image.enumerate_pixels() {
+        let c = voc_color(mask[[y as usize, x as usize]]);
+        let label = mask[[y as usize, x as usize]];
+        let a = if label == 0 || label == 255 {
+            0.0
+        } else {
+            alpha
+        };
+        let blend = |i: usize| (p[i] as f32 * (1.0 - a) + c[i] as f32 * a).round() as u8;
+        out.put_pixel(x, y, Rgb([blend(0), blend(1), blend(2)]));
+    }
+    // Legend: one swatch per class present, in label order (names go in the JSON and
+    // report; a bitmap font is not worth carrying).
+    let swatch = (w / present.len().max(1) as u32).clamp(1, 40);
+    for (i, &label) in present.iter().enumerate() {
+        let c = voc_color(label);
+        for x in (i as u32 * swatch)..((i as u32 + 1) * swatch).min(w) {
+            for y in h + 2..h + legend_h.saturating_sub(2) {
+                out.put_pixel(x, y, Rgb(c));
+            }
+        }
+    }
+    out
+}
+
+/// `[K, H, W]` logits → their per-pixel argmax (re-exported for callers).
+pub fn argmax(logits: &Array3<f32>) -> Array2<u8> {
+    argmax_classes(logits)
+}

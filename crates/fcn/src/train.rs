@@ -1,0 +1,502 @@
+//! Training: the loop, the optimiser and its schedule, per-epoch metrics, curves and
+//! checkpoints, resuming, and a stop on a non-finite loss.
+//!
+//! A run directory holds:
+//! * `model.safetensors`: the latest weights (an fcn checkpoint, loadable by PyTorch);
+//! * `resume/epoch-N.bpk` and `resume/optimizer-N.bin`: Burn's records of the model
+//!   and the optimiser state after epoch N, for `--resume`;
+//! * `state.json`: the configuration and every finished epoch's record. It is written
+//!   last, atomically, after everything else of an epoch: it is the commit point, so a
+//!   run killed at any moment resumes from the last epoch it names;
+//! * `metrics.jsonl` (one line per epoch) and `curves.svg`, regenerated from it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::data::loader::{self, Augmentation, AugmentedSplit};
+use crate::data::{DataError, Split};
+use crate::infer::{self, TileOptions};
+use crate::model::{Fcn, FcnNet};
+use crate::plot::{Series, line_chart};
+use crate::weights::write_atomically;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// `lr · (1 − step / total_steps)^0.9`.
+    Poly,
+}
+
+/// Everything that shapes a run. The defaults are the textbook's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub optimizer: OptimizerKind,
+    pub schedule: Schedule,
+    /// Random crop `(height, width)`.
+    pub crop: Option<(usize, usize)>,
+    pub pad_small: bool,
+    pub flip: bool,
+    pub freeze_backbone: bool,
+    pub freeze_upsampling: bool,
+    pub class_weights: Option<Vec<f32>>,
+    pub seed: u64,
+    /// Loader threads.
+    pub workers: usize,
+    pub skip_bad: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 5,
+            batch_size: 32,
+            lr: 0.001,
+            weight_decay: 1e-3,
+            momentum: 0.0,
+            optimizer: OptimizerKind::Sgd,
+            schedule: Schedule::Constant,
+            crop: Some((320, 480)),
+            pad_small: false,
+            flip: false,
+            freeze_backbone: false,
+            freeze_upsampling: false,
+            class_weights: None,
+            seed: 0,
+            workers: 2,
+            skip_bad: false,
+        }
+    }
+}
+
+/// One finished epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_pixel_accuracy: f64,
+    pub val_pixel_accuracy: Option<f64>,
+    pub val_miou: Option<f64>,
+    pub seconds: f64,
+}
+
+/// `state.json`: the run's configuration and history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: TrainConfig,
+    pub history: Vec<EpochRecord>,
+    /// Steps taken so far (for the schedule).
+    pub steps: usize,
+}
+
+/// What the loop reports as it goes.
+pub trait Progress {
+    /// Before an epoch of `batches` batches.
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+    /// After each batch.
+    fn batch(&mut self, _loss: f64, _images_per_second: f64) {}
+    /// While validating: `done` of `total` images.
+    fn validating(&mut self, _done: usize, _total: usize) {}
+    /// After an epoch, once its checkpoint is safe.
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// A file skipped with `skip_bad`.
+    fn skipped(&mut self, _error: &DataError) {}
+}
+
+/// Ignores everything.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Model(#[from] crate::FcnError),
+    #[error("{0}")]
+    Run(String),
+}
+
+type Result<T> = std::result::Result<T, TrainError>;
+
+fn run_err(m: impl Into<String>) -> TrainError {
+    TrainError::Run(m.into())
+}
+
+fn build_optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let decay =
+        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    match config.optimizer {
+        OptimizerKind::Sgd => {
+            let momentum = (config.momentum > 0.0).then(|| {
+                // PyTorch's SGD has no dampening by default.
+                MomentumConfig::new()
+                    .with_momentum(config.momentum)
+                    .with_dampening(0.0)
+            });
+            SgdConfig::new()
+                .with_weight_decay(decay)
+                .with_momentum(momentum)
+                .init()
+        }
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+    }
+}
+
+fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
+    match config.schedule {
+        Schedule::Constant => config.lr,
+        Schedule::Poly => config.lr * (1.0 - step as f64 / total.max(1) as f64).max(0.0).powf(0.9),
+    }
+}
+
+fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
+    let mut net = net;
+    if config.freeze_backbone {
+        net.backbone = net.backbone.no_grad();
+    }
+    if config.freeze_upsampling {
+        net.head.transpose_conv = net.head.transpose_conv.no_grad();
+    }
+    net
+}
+
+/// Where the run's files go.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn state(&self) -> PathBuf {
+        self.0.join("state.json")
+    }
+    fn resume_model(&self, epoch: usize) -> PathBuf {
+        self.0.join("resume").join(format!("epoch-{epoch}.bpk"))
+    }
+    fn resume_optimizer(&self, epoch: usize) -> PathBuf {
+        self.0.join("resume").join(format!("optimizer-{epoch}.bin"))
+    }
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    run_err(format!("{}: {e}", path.display()))
+}
+
+/// Reads a run's `state.json`.
+pub fn read_state(run_dir: &Path) -> Result<RunState> {
+    let path = RunDir(run_dir.to_path_buf()).state();
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        io(
+            &path,
+            format!("cannot read ({e}); is this a run directory?"),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| io(&path, format!("corrupt run state: {e}")))
+}
+
+/// Trains `model` on `train`, validating on `val` after every epoch, writing into
+/// `run_dir`. With `resume`, `run_dir` must hold a run; its configuration, weights,
+/// optimiser state and schedule continue from the last finished epoch (`config.epochs`
+/// may raise the epoch count).
+pub fn train(
+    run_dir: &Path,
+    model: Fcn,
+    train: Split,
+    val: Option<Split>,
+    config: &TrainConfig,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<Fcn> {
+    let dir = RunDir(run_dir.to_path_buf());
+    std::fs::create_dir_all(run_dir.join("resume"))
+        .map_err(|e| io(run_dir, format!("cannot create: {e}")))?;
+    let device = model.device.clone();
+    let meta = model.meta.clone();
+    let mut optimizer = build_optimizer(config);
+    let mut state = RunState {
+        config: config.clone(),
+        history: Vec::new(),
+        steps: 0,
+    };
+    let mut net = model.net;
+    if resume {
+        let previous = read_state(run_dir)?;
+        let epochs = config.epochs.max(previous.config.epochs);
+        state = RunState {
+            config: TrainConfig {
+                epochs,
+                ..previous.config.clone()
+            },
+            ..previous
+        };
+        optimizer = build_optimizer(&state.config);
+        if let Some(last) = state.history.last().map(|r| r.epoch) {
+            let path = dir.resume_model(last);
+            net = net
+                .try_load_file(&path)
+                .map_err(|e| io(&path, format!("cannot load the checkpoint: {e:?}")))?;
+            let path = dir.resume_optimizer(last);
+            optimizer = optimizer
+                .load(&path)
+                .map_err(|e| io(&path, format!("cannot load the optimiser state: {e:?}")))?;
+        }
+    }
+    let config = state.config.clone();
+    if let Some(w) = &config.class_weights
+        && w.len() != meta.num_classes
+    {
+        return Err(run_err(format!(
+            "--class-weights has {} values but the model has {} classes",
+            w.len(),
+            meta.num_classes
+        )));
+    }
+    let aug = Augmentation {
+        crop: config.crop,
+        pad_small: config.pad_small,
+        flip: config.flip,
+        mean: meta.mean,
+        std: meta.std,
+        seed: config.seed,
+    };
+    let (dataset, dropped) = AugmentedSplit::new(train, aug);
+    for d in &dropped {
+        progress.skipped(d);
+    }
+    let n_train = burn::data::dataset::Dataset::len(&dataset);
+    if n_train == 0 {
+        return Err(run_err(
+            "no training image is at least as large as the crop (--pad-small pads them instead)",
+        ));
+    }
+    let epoch_handle = dataset.epoch();
+    let ad = device.clone().autodiff();
+    let loader = loader::build(
+        dataset,
+        config.batch_size,
+        Some(config.seed),
+        config.workers,
+        &ad,
+    );
+    let batches_per_epoch = n_train.div_ceil(config.batch_size.max(1));
+    let total_steps = batches_per_epoch * config.epochs;
+    let weights = config
+        .class_weights
+        .as_ref()
+        .map(|w| Tensor::<1>::from_data(TensorData::new(w.clone(), [w.len()]), &ad));
+    let first = state.history.last().map_or(1, |r| r.epoch + 1);
+    let mut net = freeze(net.train(), &config);
+    for epoch in first..=config.epochs {
+        let started = Instant::now();
+        epoch_handle.store(epoch as u64, Ordering::Relaxed);
+        progress.epoch_start(epoch, batches_per_epoch);
+        let (mut loss_sum, mut loss_n, mut correct, mut counted) = (0.0f64, 0usize, 0u64, 0u64);
+        for batch in loader.iter() {
+            let batch = batch.map_err(|e| run_err(format!("data loader: {e}")))?;
+            for f in &batch.failures {
+                if config.skip_bad {
+                    progress.skipped(f);
+                } else {
+                    return Err(TrainError::Data(f.clone()));
+                }
+            }
+            let n = batch.names.len();
+            if n == 0 {
+                continue;
+            }
+            let t = Instant::now();
+            let logits = net.forward(batch.images);
+            let loss = match &weights {
+                Some(w) => crate::loss::weighted_cross_entropy(
+                    logits.clone(),
+                    batch.labels.clone(),
+                    w.clone(),
+                ),
+                None => crate::loss::cross_entropy(logits.clone(), batch.labels.clone()),
+            };
+            let value: f32 = loss.clone().into_scalar();
+            if !value.is_finite() {
+                let kept = state
+                    .history
+                    .last()
+                    .map_or("none was written".to_string(), |r| {
+                        format!("epoch {} is kept in {}", r.epoch, run_dir.display())
+                    });
+                return Err(run_err(format!(
+                    "the loss became {value} in epoch {epoch}; stopping (try a lower --lr). The last good checkpoint: {kept}"
+                )));
+            }
+            let (c, k) = pixel_hits(&logits.detach(), &batch.labels);
+            correct += c;
+            counted += k;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let lr = learning_rate(&config, state.steps, total_steps);
+            net = optimizer.step(lr, net, grads);
+            state.steps += 1;
+            loss_sum += value as f64;
+            loss_n += 1;
+            progress.batch(value as f64, n as f64 / t.elapsed().as_secs_f64());
+        }
+        let (val_acc, val_miou) = match &val {
+            Some(v) => {
+                let current = Fcn {
+                    net: net.valid(),
+                    meta: meta.clone(),
+                    device: device.clone(),
+                    origin: None,
+                };
+                let eval = infer::evaluate(&current, v, TileOptions::default(), |d, t| {
+                    progress.validating(d, t)
+                })
+                .map_err(|e| run_err(e.to_string()))?;
+                for s in &eval.skipped {
+                    progress.skipped(s);
+                }
+                let m = eval.confusion.metrics(&meta.class_names);
+                (Some(m.pixel_accuracy), Some(m.miou))
+            }
+            None => (None, None),
+        };
+        let record = EpochRecord {
+            epoch,
+            train_loss: if loss_n == 0 {
+                f64::NAN
+            } else {
+                loss_sum / loss_n as f64
+            },
+            train_pixel_accuracy: if counted == 0 {
+                0.0
+            } else {
+                correct as f64 / counted as f64
+            },
+            val_pixel_accuracy: val_acc,
+            val_miou,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        state.history.push(record.clone());
+        save_epoch(&dir, &net, &optimizer, &state, &meta, &device)?;
+        progress.epoch_end(&record);
+    }
+    Ok(Fcn {
+        net: net.valid(),
+        meta,
+        device,
+        origin: None,
+    })
+}
+
+/// Correct and counted (non-ignored) pixels of a batch.
+fn pixel_hits(logits: &Tensor<4>, labels: &Tensor<3, burn::tensor::Int>) -> (u64, u64) {
+    let pred: Tensor<3, burn::tensor::Int> = logits.clone().argmax(1).squeeze_dim(1);
+    let keep = labels.clone().not_equal_elem(crate::loss::IGNORE_LABEL);
+    let hits = pred.equal(labels.clone()).bool_and(keep.clone());
+    let c: i64 = hits.int().sum().into_scalar();
+    let k: i64 = keep.int().sum().into_scalar();
+    (c as u64, k as u64)
+}
+
+/// Writes everything of a finished epoch, `state.json` last.
+fn save_epoch(
+    dir: &RunDir,
+    net: &FcnNet,
+    optimizer: &ModuleOptimizer,
+    state: &RunState,
+    meta: &crate::ModelMeta,
+    device: &Device,
+) -> Result<()> {
+    let epoch = state.history.last().map_or(0, |r| r.epoch);
+    let model = Fcn {
+        net: net.valid(),
+        meta: meta.clone(),
+        device: device.clone(),
+        origin: None,
+    };
+    model.save(dir.0.join("model.safetensors"))?;
+    let tmp = dir.resume_model(epoch).with_extension("bpk.tmp");
+    net.clone()
+        .save_file(&tmp)
+        .map_err(|e| io(&tmp, format!("cannot write the checkpoint: {e:?}")))?;
+    let saved = if tmp.exists() {
+        tmp.clone()
+    } else {
+        tmp.with_extension("tmp.bpk")
+    };
+    std::fs::rename(&saved, dir.resume_model(epoch)).map_err(|e| io(&saved, e))?;
+    let bytes = optimizer
+        .into_bytes()
+        .map_err(|e| run_err(format!("cannot serialise the optimiser state: {e:?}")))?;
+    write_atomically(&dir.resume_optimizer(epoch), &bytes)?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| run_err(e.to_string()))?;
+    write_atomically(&dir.state(), &json)?;
+    // Derived files, rebuilt from the committed state.
+    let lines: String = state
+        .history
+        .iter()
+        .map(|r| serde_json::to_string(r).map(|s| s + "\n"))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| run_err(e.to_string()))?;
+    write_atomically(&dir.0.join("metrics.jsonl"), lines.as_bytes())?;
+    write_atomically(&dir.0.join("curves.svg"), curves(&state.history).as_bytes())?;
+    // Older resume points are no longer needed.
+    for old in 1..epoch {
+        let _ = std::fs::remove_file(dir.resume_model(old));
+        let _ = std::fs::remove_file(dir.resume_optimizer(old));
+    }
+    Ok(())
+}
+
+/// The training curves: loss, train accuracy and val accuracy per epoch.
+pub fn curves(history: &[EpochRecord]) -> String {
+    let pts = |f: &dyn Fn(&EpochRecord) -> Option<f64>| {
+        history
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect()
+    };
+    line_chart(
+        "Training",
+        "epoch",
+        &[
+            Series {
+                name: "train loss",
+                color: "#1f77b4",
+                points: pts(&|r| Some(r.train_loss)),
+            },
+            Series {
+                name: "train acc",
+                color: "#ff7f0e",
+                points: pts(&|r| Some(r.train_pixel_accuracy)),
+            },
+            Series {
+                name: "val acc",
+                color: "#2ca02c",
+                points: pts(&|r| r.val_pixel_accuracy),
+            },
+            Series {
+                name: "val mIoU",
+                color: "#d62728",
+                points: pts(&|r| r.val_miou),
+            },
+        ],
+        560.0,
+        320.0,
+    )
+}

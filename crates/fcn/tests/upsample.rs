@@ -1,0 +1,43 @@
+//! The textbook's ×2 bilinear upsampling matches PyTorch's ConvTranspose2d output.
+
+use std::path::PathBuf;
+
+use ndarray::Array4;
+use ndarray_npy::read_npy;
+
+fn golden(name: &str) -> PathBuf {
+    let dir = std::env::var_os("FCN_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+        });
+    let path = dir.join("fcn").join(name);
+    assert!(path.exists(), "golden file {} is missing", path.display());
+    path
+}
+
+#[test]
+fn upsample_by_two_matches_pytorch() {
+    let x: Array4<f32> = read_npy(golden("input_image_01.npy")).unwrap();
+    let want: Array4<f32> = read_npy(golden("upsample2x.output.npy")).unwrap();
+    let got = fcn::upsample::upsample(x.view(), 2).unwrap();
+    assert_eq!(got.dim(), want.dim());
+    let err = got
+        .iter()
+        .zip(&want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err <= 1e-5, "max abs error {err}");
+}
+
+#[test]
+fn odd_factors_and_bad_factors() {
+    let x = Array4::<f32>::ones((1, 3, 5, 7));
+    let y = fcn::upsample::upsample(x.view(), 3).unwrap();
+    assert_eq!(y.dim(), (1, 3, 15, 21));
+    // A constant image stays constant away from the borders.
+    assert!((y[[0, 1, 7, 10]] - 1.0).abs() < 1e-6);
+    let e = fcn::upsample::upsample(x.view(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--factor 0 must be between 1 and 64"), "{e}");
+}
