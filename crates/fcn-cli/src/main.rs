@@ -1,5 +1,6 @@
 //! The `fcn` command line: thin argument parsing over the `fcn` library.
 
+mod demo;
 mod eval;
 mod export;
 mod info;
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate the synthetic dataset, train, evaluate, segment, and write a report.
+    Demo(demo::Args),
     /// Describe a weight file: detected format, classes, parameter count, ignored keys.
     Info(info::Args),
     /// Convert any supported weight file into an fcn checkpoint (safetensors with the
@@ -44,6 +47,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Synth(args) => synth::run(&args),

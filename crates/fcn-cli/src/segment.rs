@@ -63,13 +63,17 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| EXTENSIONS.contains(&e.to_lowercase().as_str()))
 }
 
-/// `*` and `?` in a file name.
+/// Shell-style wildcards in a file name: `*`, `?` and character sets `[abc]`.
 fn wildcard(pattern: &str, name: &str) -> bool {
     fn go(p: &[char], n: &[char]) -> bool {
         match (p.first(), n.first()) {
             (None, None) => true,
             (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
             (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some('['), Some(c)) => match p.iter().position(|&x| x == ']') {
+                Some(end) if end > 1 => p[1..end].contains(c) && go(&p[end + 1..], &n[1..]),
+                _ => *c == '[' && go(&p[1..], &n[1..]),
+            },
             (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
             _ => false,
         }
@@ -85,7 +89,7 @@ pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         let path = PathBuf::from(input);
-        if input.contains(['*', '?']) {
+        if input.contains(['*', '?', '[']) {
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -151,7 +155,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                bar.println(format!("error: {e:#}"));
+                bar.suspend(|| eprintln!("error: {e:#}"));
             }
         }
         bar.inc(1);
@@ -201,4 +205,18 @@ fn segment_one(
         .map(|(n, f)| (n.clone(), serde_json::json!((f * 1e6).round() / 1e6)))
         .collect();
     Ok(Some(serde_json::json!({"image": file.display().to_string(), "mask": mask_path.display().to_string(), "fractions": map}).to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("synth_00000[01].jpg", "synth_000001.jpg"));
+        assert!(!wildcard("synth_00000[01].jpg", "synth_000002.jpg"));
+        assert!(wildcard("*.jpg", "a.jpg"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("*.png", "a.jpg"));
+    }
 }

@@ -149,7 +149,7 @@ impl Progress for Bar {
     fn skipped(&mut self, e: &DataError) {
         self.skipped += 1;
         match &self.bar {
-            Some(b) => b.println(format!("warning: skipped {e}")),
+            Some(b) => b.suspend(|| eprintln!("warning: skipped {e}")),
             None => eprintln!("warning: skipped {e}"),
         }
     }

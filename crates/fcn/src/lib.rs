@@ -22,6 +22,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod plot;
+pub mod report;
 pub mod state;
 pub mod train;
 pub mod upsample;

@@ -1,0 +1,184 @@
+//! `fcn demo [--out DIR]`: the whole tool on the built-in synthetic data, with no
+//! download: generate the dataset, train, evaluate on the held-out split, segment a
+//! few held-out images and write `DIR/report.html`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use fcn::data::synthetic::{self, SynthConfig};
+use fcn::data::{self, ReadOptions};
+use fcn::infer::{self, TileOptions};
+use fcn::report::{self, SampleRow};
+use fcn::train::{OptimizerKind, Schedule, TrainConfig};
+use fcn::{Fcn, FcnConfig};
+
+use crate::synth::parse_size;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the dataset, the run and the report go.
+    #[arg(long, default_value = "fcn-demo")]
+    out: PathBuf,
+    /// Synthetic images to generate (80 % train, 20 % held out).
+    #[arg(long, default_value_t = 1500)]
+    n: usize,
+    #[arg(long, default_value = "128x192", value_parser = parse_size)]
+    size: (usize, usize),
+    #[arg(long, default_value_t = 4)]
+    epochs: usize,
+    /// Backbone width (64 is ResNet-18).
+    #[arg(long, default_value_t = 16)]
+    width: usize,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 0.001)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    crate::train::set_threads(args.threads)?;
+    let started = Instant::now();
+    let data_dir = args.out.join("data");
+    let run_dir = args.out.join("run");
+    let samples_dir = args.out.join("samples");
+    for d in [&data_dir, &run_dir, &samples_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    // A fresh run each time: earlier state would make training resume instead.
+    let _ = std::fs::remove_file(run_dir.join("state.json"));
+
+    eprintln!(
+        "[1/4] generating {} synthetic images of {}x{} in {}",
+        args.n,
+        args.size.0,
+        args.size.1,
+        data_dir.display()
+    );
+    let bar = crate::progress::bar(args.n as u64, "synth");
+    let synth = SynthConfig {
+        n: args.n,
+        seed: args.seed,
+        size: args.size,
+        val_fraction: 0.2,
+    };
+    synthetic::generate(&data_dir, &synth, |d| bar.set_position(d as u64))?;
+    bar.finish_and_clear();
+
+    let options = ReadOptions::default();
+    let train_split = data::open(&data_dir, "train", &options)?;
+    let val_split = data::open(&data_dir, "val", &options)?;
+    let classes = train_split.classes.clone();
+    let device = burn::tensor::Device::flex();
+    let mut config = FcnConfig {
+        width: args.width,
+        ..FcnConfig::default()
+    }
+    .with_num_classes(classes.len());
+    config.class_names = classes.names.clone();
+    let model = Fcn::new(&config, &device);
+    let train_config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        optimizer: OptimizerKind::Adam,
+        schedule: Schedule::Poly,
+        crop: Some(args.size),
+        pad_small: false,
+        flip: true,
+        seed: args.seed,
+        workers: args.threads.unwrap_or(2).max(1),
+        ..TrainConfig::default()
+    };
+    eprintln!(
+        "[2/4] training an FCN (ResNet-18 at width {}) for {} epochs on {} images; validating on {}",
+        args.width,
+        args.epochs,
+        train_split.len(),
+        val_split.len()
+    );
+    let mut bar = crate::train::Bar::new();
+    let model = fcn::train::train(
+        &run_dir,
+        model,
+        train_split,
+        Some(val_split.clone()),
+        &train_config,
+        false,
+        &mut bar,
+    )?;
+
+    eprintln!(
+        "[3/4] evaluating on the {} held-out images",
+        val_split.len()
+    );
+    let eval_bar = crate::progress::bar(val_split.len() as u64, "eval");
+    let eval = infer::evaluate(&model, &val_split, TileOptions::default(), |d, _| {
+        eval_bar.set_position(d as u64)
+    })?;
+    eval_bar.finish_and_clear();
+    let metrics = eval.confusion.metrics(&classes.names);
+    crate::eval::print_table(&metrics);
+
+    eprintln!("[4/4] segmenting held-out images and writing the report");
+    let mut rows = Vec::new();
+    for i in 0..val_split.len().min(6) {
+        let sample = val_split.load(i)?;
+        let pred = infer::predict(&model, &sample.image, TileOptions::default())?;
+        let name = sample.name.clone();
+        let files = [
+            format!("{name}_input.png"),
+            format!("{name}_truth.png"),
+            format!("{name}_prediction.png"),
+        ];
+        sample.image.save(samples_dir.join(&files[0]))?;
+        infer::colorize(&sample.mask).save(samples_dir.join(&files[1]))?;
+        infer::colorize(&pred).save(samples_dir.join(&files[2]))?;
+        let [input, truth, prediction] = files.map(|f| format!("samples/{f}"));
+        rows.push(SampleRow {
+            name,
+            input,
+            truth,
+            prediction,
+        });
+    }
+    let state = fcn::train::read_state(&run_dir)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let notes = vec![
+        format!(
+            "{} synthetic images of {}x{} (seed {}), {} classes; FCN with a ResNet-18 backbone of width {}; {} epochs of Adam (lr {}, poly schedule), batch {}.",
+            args.n,
+            args.size.0,
+            args.size.1,
+            args.seed,
+            classes.len(),
+            args.width,
+            args.epochs,
+            args.lr,
+            args.batch_size
+        ),
+        format!("Finished in {elapsed:.0} s."),
+    ];
+    let page = report::html(
+        "fcn demo",
+        &fcn::train::curves(&state.history),
+        &state.history,
+        &metrics,
+        &rows,
+        &notes,
+    );
+    let report_path = args.out.join("report.html");
+    std::fs::write(&report_path, page)
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    println!("report: {}", report_path.display());
+    println!("weights: {}", run_dir.join("model.safetensors").display());
+    println!("elapsed: {elapsed:.1} s");
+    println!("val mIoU: {:.3}", metrics.miou);
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The `fcn` binary run as a process: bad input gives a clear message and a non-zero
+//! exit (never a panic), and a small synth → train → eval → segment round trip works.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fcn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fcn"))
+        .args(args)
+        .output()
+        .expect("the fcn binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Fails unless the command failed cleanly with `needle` in its message.
+fn fails_with(args: &[&str], needle: &str) {
+    let o = fcn(args);
+    let (_, err) = text(&o);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fcn-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn malformed_flags_are_explained() {
+    fails_with(&[], "Usage");
+    fails_with(&["train", "--out", "x"], "--data");
+    fails_with(
+        &["synth", "--out", "x", "--size", "0x5"],
+        "must be at least 1x1",
+    );
+    fails_with(
+        &["synth", "--out", "x", "--size", "big"],
+        "expected HEIGHTxWIDTH",
+    );
+    fails_with(
+        &[
+            "segment",
+            "a.jpg",
+            "--weights",
+            "w",
+            "--out",
+            "o",
+            "--shard",
+            "3/2",
+        ],
+        "need 0 ≤ i < n",
+    );
+    fails_with(
+        &["upsample", "a.jpg", "--out", "b.png", "--factor", "x"],
+        "invalid value 'x'",
+    );
+}
+
+#[test]
+fn unreadable_weights_name_the_file() {
+    let dir = tmp("weights");
+    let bad = dir.join("bad.pth");
+    std::fs::write(&bad, b"not weights").unwrap();
+    fails_with(
+        &["info", s(&bad)],
+        &format!("{}: not a checkpoint", bad.display()),
+    );
+    fails_with(
+        &["info", "/no/such/file.pth"],
+        "/no/such/file.pth: No such file",
+    );
+}
+
+#[test]
+fn upsample_doubles_an_image() {
+    let dir = tmp("upsample");
+    let input = dir.join("in.png");
+    image::RgbImage::from_pixel(10, 6, image::Rgb([10, 200, 30]))
+        .save(&input)
+        .unwrap();
+    let out = dir.join("out.png");
+    let o = fcn(&["upsample", s(&input), "--factor", "2", "--out", s(&out)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(image::open(&out).unwrap().to_rgb8().dimensions(), (20, 12));
+    fails_with(
+        &["upsample", s(&dir.join("missing.png")), "--out", s(&out)],
+        "missing.png",
+    );
+}
+
+#[test]
+fn synth_train_eval_segment_round_trip() {
+    let dir = tmp("round_trip");
+    let data = dir.join("data");
+    let run = dir.join("run");
+    let o = fcn(&[
+        "synth",
+        "--out",
+        s(&data),
+        "--n",
+        "6",
+        "--size",
+        "64x96",
+        "--seed",
+        "2",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--crop",
+            "64x96",
+            "--width",
+            "8",
+            "--batch-size",
+            "2",
+            "--lr",
+            "0.01",
+        ];
+        args.extend_from_slice(extra);
+        fcn(&args)
+    };
+    let o = train(&["--out", s(&run), "--epochs", "1"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.trim().ends_with("model.safetensors"), "{out}");
+    assert!(err.contains("epoch 1: loss"), "{err}");
+    // Resume continues with epoch 2 from the saved state.
+    let o = train(&["--resume", s(&run), "--epochs", "2"]);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("epoch 2: loss") && !err.contains("epoch 1: loss"),
+        "{err}"
+    );
+    let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    assert!(
+        std::fs::read_to_string(run.join("curves.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+
+    let weights = run.join("model.safetensors");
+    let o = fcn(&[
+        "eval",
+        "--data",
+        s(&data),
+        "--weights",
+        s(&weights),
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let m: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for key in [
+        "pixel_accuracy",
+        "mean_accuracy",
+        "miou",
+        "fwiou",
+        "per_class",
+    ] {
+        assert!(m.get(key).is_some(), "{key} missing from {out}");
+    }
+    assert_eq!(m["per_class"].as_array().unwrap().len(), 7);
+    assert!(m["per_class"][0].get("iou").is_some() && m["per_class"][0]["name"] == "background");
+
+    // Segment two good images and one corrupt file: the good ones are written, the
+    // bad one is reported, and the exit status says something failed.
+    let images = data.join("VOC2012/JPEGImages");
+    let corrupt = dir.join("corrupt.jpg");
+    std::fs::write(&corrupt, b"\xFF\xD8\xFF garbage").unwrap();
+    let out_dir = dir.join("masks");
+    let glob = format!("{}/synth_00000[01].jpg", images.display());
+    let o = fcn(&[
+        "segment",
+        &glob,
+        s(&corrupt),
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&out_dir),
+        "--overlay",
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("corrupt.jpg") && err.contains("1 of 3 images failed"),
+        "{err}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let mask = out_dir.join("synth_000000.png");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&mask).unwrap()));
+    assert_eq!(
+        decoder.read_info().unwrap().info().color_type,
+        png::ColorType::Indexed
+    );
+    assert!(out_dir.join("synth_000001_overlay.png").exists());
+
+    // Sharding: 1/2 takes the second of the two images.
+    let shard_dir = dir.join("shard");
+    let o = fcn(&[
+        "segment",
+        &glob,
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&shard_dir),
+        "--shard",
+        "1/2",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        shard_dir.join("synth_000001.png").exists() && !shard_dir.join("synth_000000.png").exists()
+    );
+
+    // Weights for another number of classes than the data.
+    let voc_weights = dir.join("voc.safetensors");
+    let o = fcn(&["export", s(&weights), "--out", s(&voc_weights)]);
+    assert!(o.status.success());
+    let voc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcn/tests/fixtures/voc_mini");
+    fails_with(
+        &[
+            "eval",
+            "--data",
+            s(&voc),
+            "--weights",
+            s(&voc_weights),
+            "--split",
+            "train",
+        ],
+        "has 7 classes but the data has 21",
+    );
+}
