@@ -251,3 +251,63 @@ fn synth_train_eval_segment_round_trip() {
         "has 7 classes but the data has 21",
     );
 }
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
+    let dir = tmp("sigkill");
+    let data = dir.join("data");
+    let run = dir.join("run");
+    assert!(
+        fcn(&["synth", "--out", s(&data), "--n", "12", "--size", "64x96"])
+            .status
+            .success()
+    );
+    let args = [
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&run),
+        "--crop",
+        "64x96",
+        "--width",
+        "8",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "20",
+        "--lr",
+        "0.01",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fcn"))
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = run.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while !metrics.exists() {
+        assert!(started.elapsed().as_secs() < 120, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let done = fcn::train::read_state(&run).unwrap().history.len();
+    assert!((1..20).contains(&done), "{done} epochs before the kill");
+    // Resuming continues to the run's 20 epochs, starting after the last saved one.
+    let o = fcn(&["train", "--resume", s(&run)]);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&format!("epoch {}: loss", done + 1)), "{err}");
+    assert!(!err.contains(&format!("epoch {done}: loss")), "{err}");
+    let epochs: Vec<u64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, (1..=20).collect::<Vec<u64>>());
+}

@@ -430,16 +430,12 @@ fn save_epoch(
         origin: None,
     };
     model.save(dir.0.join("model.safetensors"))?;
-    let tmp = dir.resume_model(epoch).with_extension("bpk.tmp");
-    net.clone()
-        .save_file(&tmp)
-        .map_err(|e| io(&tmp, format!("cannot write the checkpoint: {e:?}")))?;
-    let saved = if tmp.exists() {
-        tmp.clone()
-    } else {
-        tmp.with_extension("tmp.bpk")
-    };
-    std::fs::rename(&saved, dir.resume_model(epoch)).map_err(|e| io(&saved, e))?;
+    let record = net
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| run_err(format!("cannot serialise the model: {e:?}")))?;
+    write_atomically(&dir.resume_model(epoch), &record)?;
     let bytes = optimizer
         .into_bytes()
         .map_err(|e| run_err(format!("cannot serialise the optimiser state: {e:?}")))?;
