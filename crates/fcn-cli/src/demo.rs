@@ -21,18 +21,18 @@ pub struct Args {
     #[arg(long, default_value = "fcn-demo")]
     out: PathBuf,
     /// Synthetic images to generate (80 % train, 20 % held out).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1000)]
     n: usize,
     #[arg(long, default_value = "128x192", value_parser = parse_size)]
     size: (usize, usize),
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     epochs: usize,
     /// Backbone width (64 is ResNet-18).
     #[arg(long, default_value_t = 16)]
     width: usize,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.003)]
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -317,19 +317,59 @@ fn a_diverging_loss_stops_with_a_message() {
     let dir = tmp("nan");
     let data = dir.join("data");
     let run = dir.join("run");
-    assert!(fcn(&["synth", "--out", s(&data), "--n", "6", "--size", "64x96"]).status.success());
-    let base = ["train", "--data", s(&data), "--out", s(&run), "--crop", "64x96", "--width", "8", "--batch-size", "2"];
+    assert!(
+        fcn(&["synth", "--out", s(&data), "--n", "6", "--size", "64x96"])
+            .status
+            .success()
+    );
+    let base = [
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&run),
+        "--crop",
+        "64x96",
+        "--width",
+        "8",
+        "--batch-size",
+        "2",
+    ];
     let ok = fcn(&[&base[..], &["--epochs", "1", "--lr", "0.01"]].concat());
     assert!(ok.status.success(), "{:?}", text(&ok));
     let saved = std::fs::read(run.join("model.safetensors")).unwrap();
     // A second run in the same directory with an absurd learning rate diverges.
     let run2 = dir.join("run2");
     std::fs::create_dir_all(&run2).unwrap();
-    let o = fcn(&["train", "--data", s(&data), "--out", s(&run2), "--crop", "64x96", "--width", "8", "--batch-size", "2",
-        "--epochs", "3", "--lr", "1e30", "--optimizer", "sgd"]);
+    let o = fcn(&[
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&run2),
+        "--crop",
+        "64x96",
+        "--width",
+        "8",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "3",
+        "--lr",
+        "1e30",
+        "--optimizer",
+        "sgd",
+    ]);
     let (_, err) = text(&o);
     assert!(!o.status.success());
-    assert!(err.contains("the loss became") && err.contains("try a lower --lr"), "{err}");
+    assert!(
+        err.contains("the loss became") && err.contains("try a lower --lr"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), saved, "the good run is untouched");
+    assert_eq!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        saved,
+        "the good run is untouched"
+    );
 }

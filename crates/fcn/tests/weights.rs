@@ -209,13 +209,29 @@ fn unrelated_state_dict_is_refused() {
 #[test]
 fn tiled_inference_covers_the_image_and_matches_away_from_seams() {
     let model = Fcn::new(&small(), &Device::flex());
-    let x = Array4::from_shape_fn((1, 3, 100, 150), |(_, c, y, x)| ((c * 5 + y + 2 * x) % 9) as f32 / 4.0 - 1.0);
+    let x = Array4::from_shape_fn((1, 3, 100, 150), |(_, c, y, x)| {
+        ((c * 5 + y + 2 * x) % 9) as f32 / 4.0 - 1.0
+    });
     let whole = fcn::infer::logits(&model, x.view(), fcn::infer::TileOptions::default()).unwrap();
-    assert_eq!(whole, model.logits(x.view()).unwrap(), "small images are not tiled");
-    let tiled = fcn::infer::logits(&model, x.view(), fcn::infer::TileOptions { tile: 64, overlap: 16 }).unwrap();
+    assert_eq!(
+        whole,
+        model.logits(x.view()).unwrap(),
+        "small images are not tiled"
+    );
+    let tiled = fcn::infer::logits(
+        &model,
+        x.view(),
+        fcn::infer::TileOptions {
+            tile: 64,
+            overlap: 16,
+        },
+    )
+    .unwrap();
     assert_eq!(tiled.dim(), (1, 3, 100, 150));
     assert!(tiled.iter().all(|v| v.is_finite()));
     // The first tile alone covers the top-left corner: there the logits are that tile's.
-    let corner = model.logits(x.slice(ndarray::s![.., .., ..64, ..64])).unwrap();
+    let corner = model
+        .logits(x.slice(ndarray::s![.., .., ..64, ..64]))
+        .unwrap();
     assert!((tiled[[0, 1, 5, 5]] - corner[[0, 1, 5, 5]]).abs() < 1e-4);
 }
