@@ -103,22 +103,17 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
         let bytes = t
             .read()
             .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
-        let values = match t.dtype() {
-            DType::F32 => f32s(&bytes, 4, |b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-            DType::F16 => f32s(&bytes, 2, |b| {
-                half::f16::from_ne_bytes([b[0], b[1]]).to_f32()
-            }),
-            DType::BF16 => f32s(&bytes, 2, |b| {
-                half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()
-            }),
-            DType::F64 => f32s(&bytes, 8, |b| {
-                f64::from_ne_bytes(b.try_into().expect("chunks of 8")) as f32
-            }),
+        let kind = match t.dtype() {
+            DType::F32 => Float::F32,
+            DType::F16 => Float::F16,
+            DType::BF16 => Float::BF16,
+            DType::F64 => Float::F64,
             _ => {
                 integer_keys.push(key.clone());
                 continue;
             }
         };
+        let values = decode_floats(&bytes, kind, cfg!(target_endian = "little"));
         dtypes.insert(format!("{:?}", t.dtype()).to_lowercase());
         state.insert(key.clone(), NamedTensor::new(t.shape().to_vec(), values));
     }
@@ -136,8 +131,43 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
     })
 }
 
-fn f32s(bytes: &[u8], size: usize, convert: impl Fn(&[u8]) -> f32) -> Vec<f32> {
-    bytes.chunks_exact(size).map(convert).collect()
+/// The float element types a checkpoint may store.
+#[derive(Clone, Copy)]
+enum Float {
+    F32,
+    F16,
+    BF16,
+    F64,
+}
+
+/// Values of `kind` in `bytes` (little- or big-endian) as `f32`.
+fn decode_floats(bytes: &[u8], kind: Float, little_endian: bool) -> Vec<f32> {
+    fn read<const N: usize>(b: &[u8], le: bool) -> [u8; N] {
+        let mut a: [u8; N] = b.try_into().expect("chunks of the element size");
+        if !le {
+            a.reverse();
+        }
+        a
+    }
+    let le = little_endian;
+    match kind {
+        Float::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(read(b, le)))
+            .collect(),
+        Float::F16 => bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes(read(b, le)).to_f32())
+            .collect(),
+        Float::BF16 => bytes
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes(read(b, le)).to_f32())
+            .collect(),
+        Float::F64 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(read(b, le)) as f32)
+            .collect(),
+    }
 }
 
 fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
@@ -210,20 +240,17 @@ fn read_safetensors(path: &Path) -> Result<Loaded> {
     let mut dtypes = std::collections::BTreeSet::new();
     for (key, view) in tensors.tensors() {
         let data = view.data();
-        let values = match view.dtype() {
-            Dtype::F32 => f32s(data, 4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            Dtype::F16 => f32s(data, 2, |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-            Dtype::BF16 => f32s(data, 2, |b| {
-                half::bf16::from_le_bytes([b[0], b[1]]).to_f32()
-            }),
-            Dtype::F64 => f32s(data, 8, |b| {
-                f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32
-            }),
+        let kind = match view.dtype() {
+            Dtype::F32 => Float::F32,
+            Dtype::F16 => Float::F16,
+            Dtype::BF16 => Float::BF16,
+            Dtype::F64 => Float::F64,
             _ => {
                 integer_keys.push(key);
                 continue;
             }
         };
+        let values = decode_floats(data, kind, true);
         dtypes.insert(format!("{:?}", view.dtype()).to_lowercase());
         state.insert(key, NamedTensor::new(view.shape().to_vec(), values));
     }

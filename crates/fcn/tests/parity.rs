@@ -2,7 +2,9 @@
 //! `FCN_GOLDEN` directory (CI sets it to `../shared/golden`; the default is the
 //! `shared/golden` beside this checkout). A missing file fails the test.
 
-use std::path::PathBuf;
+mod common;
+
+use common::golden;
 
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -12,21 +14,6 @@ use fcn::model::layers::named;
 use fcn::{Fcn, FcnConfig};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::read_npy;
-
-fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("FCN_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
-    let path = dir.join("fcn").join(name);
-    assert!(
-        path.exists(),
-        "golden file {} is missing: point FCN_GOLDEN at shared/golden",
-        path.display()
-    );
-    path
-}
 
 fn npy(name: &str) -> ArrayD<f32> {
     read_npy(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

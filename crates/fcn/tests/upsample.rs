@@ -1,20 +1,11 @@
 //! The textbook's ×2 bilinear upsampling matches PyTorch's ConvTranspose2d output.
 
-use std::path::PathBuf;
+mod common;
+
+use common::golden;
 
 use ndarray::Array4;
 use ndarray_npy::read_npy;
-
-fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("FCN_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
-    let path = dir.join("fcn").join(name);
-    assert!(path.exists(), "golden file {} is missing", path.display());
-    path
-}
 
 #[test]
 fn upsample_by_two_matches_pytorch() {

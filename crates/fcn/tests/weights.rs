@@ -1,6 +1,10 @@
 //! Weight files: round trips through the native format, and clear errors (naming
 //! the file and the key) for files that are not checkpoints or do not fit.
 
+mod common;
+
+use common::golden;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -13,17 +17,6 @@ fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fcn-weights-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
-}
-
-fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("FCN_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
-    let path = dir.join("fcn").join(name);
-    assert!(path.exists(), "golden file {} is missing", path.display());
-    path
 }
 
 fn small() -> FcnConfig {
