@@ -17,6 +17,7 @@
 
 pub mod data;
 mod error;
+pub mod font;
 pub mod infer;
 pub mod loss;
 pub mod metrics;
