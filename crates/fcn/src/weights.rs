@@ -96,39 +96,81 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 fn read_pytorch(path: &Path) -> Result<Loaded> {
     let reader = PytorchReader::new(path)
         .map_err(|e| FcnError::weights(path, format!("not a readable PyTorch checkpoint: {e}")))?;
-    let mut state = StateDict::default();
-    let mut integer_keys = Vec::new();
-    let mut dtypes = std::collections::BTreeSet::new();
+    let mut found = Found::default();
     for (key, t) in reader.tensors() {
         let bytes = t
             .read()
             .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
         let kind = match t.dtype() {
-            DType::F32 => Float::F32,
-            DType::F16 => Float::F16,
-            DType::BF16 => Float::BF16,
-            DType::F64 => Float::F64,
-            _ => {
-                integer_keys.push(key.clone());
-                continue;
-            }
+            DType::F32 => Some(Float::F32),
+            DType::F16 => Some(Float::F16),
+            DType::BF16 => Some(Float::BF16),
+            DType::F64 => Some(Float::F64),
+            _ => None,
         };
-        let values = decode_floats(&bytes, kind, cfg!(target_endian = "little"));
-        dtypes.insert(format!("{:?}", t.dtype()).to_lowercase());
-        state.insert(key.clone(), NamedTensor::new(t.shape().to_vec(), values));
+        let dtype = format!("{:?}", t.dtype()).to_lowercase();
+        let native = cfg!(target_endian = "little");
+        found.add(
+            key.clone(),
+            &dtype,
+            kind,
+            t.shape().to_vec(),
+            &bytes,
+            native,
+        );
     }
-    integer_keys.sort();
-    let format = classify(path, &state)?;
-    if format == WeightFormat::TorchvisionResNet18 {
-        state = rename_torchvision(state);
+    found.finish(path, HashMap::new())
+}
+
+/// Tensors read from a checkpoint, sorted into float weights and other keys.
+#[derive(Default)]
+struct Found {
+    state: StateDict,
+    integer_keys: Vec<String>,
+    dtypes: std::collections::BTreeSet<String>,
+}
+
+impl Found {
+    /// Adds one tensor; `kind` is `None` for non-float tensors, whose keys are kept aside.
+    fn add(
+        &mut self,
+        key: String,
+        dtype: &str,
+        kind: Option<Float>,
+        shape: Vec<usize>,
+        bytes: &[u8],
+        le: bool,
+    ) {
+        match kind {
+            Some(kind) => {
+                self.dtypes.insert(dtype.to_string());
+                let values = decode_floats(bytes, kind, le);
+                self.state.insert(key, NamedTensor::new(shape, values));
+            }
+            None => self.integer_keys.push(key),
+        }
     }
-    Ok(Loaded {
-        format,
-        state,
-        dtype: dtypes.into_iter().collect::<Vec<_>>().join(", "),
-        integer_keys,
-        metadata: HashMap::new(),
-    })
+
+    /// Identifies the format (native when the metadata says so, otherwise by key
+    /// names) and renames torchvision's keys to the textbook's.
+    fn finish(mut self, path: &Path, metadata: HashMap<String, String>) -> Result<Loaded> {
+        self.integer_keys.sort();
+        let format = if metadata.contains_key(FORMAT_KEY) {
+            WeightFormat::Native
+        } else {
+            classify(path, &self.state)?
+        };
+        if format == WeightFormat::TorchvisionResNet18 {
+            self.state = rename_torchvision(self.state);
+        }
+        Ok(Loaded {
+            format,
+            state: self.state,
+            dtype: self.dtypes.into_iter().collect::<Vec<_>>().join(", "),
+            integer_keys: self.integer_keys,
+            metadata,
+        })
+    }
 }
 
 /// The float element types a checkpoint may store.
@@ -235,41 +277,19 @@ fn read_safetensors(path: &Path) -> Result<Loaded> {
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(not)?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(not)?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let mut state = StateDict::default();
-    let mut integer_keys = Vec::new();
-    let mut dtypes = std::collections::BTreeSet::new();
+    let mut found = Found::default();
     for (key, view) in tensors.tensors() {
-        let data = view.data();
         let kind = match view.dtype() {
-            Dtype::F32 => Float::F32,
-            Dtype::F16 => Float::F16,
-            Dtype::BF16 => Float::BF16,
-            Dtype::F64 => Float::F64,
-            _ => {
-                integer_keys.push(key);
-                continue;
-            }
+            Dtype::F32 => Some(Float::F32),
+            Dtype::F16 => Some(Float::F16),
+            Dtype::BF16 => Some(Float::BF16),
+            Dtype::F64 => Some(Float::F64),
+            _ => None,
         };
-        let values = decode_floats(data, kind, true);
-        dtypes.insert(format!("{:?}", view.dtype()).to_lowercase());
-        state.insert(key, NamedTensor::new(view.shape().to_vec(), values));
+        let dtype = format!("{:?}", view.dtype()).to_lowercase();
+        found.add(key, &dtype, kind, view.shape().to_vec(), view.data(), true);
     }
-    integer_keys.sort();
-    let format = if metadata.contains_key(FORMAT_KEY) {
-        WeightFormat::Native
-    } else {
-        classify(path, &state)?
-    };
-    if format == WeightFormat::TorchvisionResNet18 {
-        state = rename_torchvision(state);
-    }
-    Ok(Loaded {
-        format,
-        state,
-        dtype: dtypes.into_iter().collect::<Vec<_>>().join(", "),
-        integer_keys,
-        metadata,
-    })
+    found.finish(path, metadata)
 }
 
 /// Writes `state` (plus a zero `num_batches_tracked` for every BatchNorm, which PyTorch
