@@ -22,6 +22,7 @@ pub mod infer;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod plot;
 pub mod report;
 pub mod state;

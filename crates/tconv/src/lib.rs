@@ -32,6 +32,7 @@
 mod bilinear;
 mod error;
 mod fast;
+pub mod grads;
 pub mod matrix;
 pub mod reference;
 pub mod shape;

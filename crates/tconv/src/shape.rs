@@ -196,7 +196,8 @@ pub(crate) struct Geometry {
     pub transposed: bool,
 }
 
-type Dim4 = (usize, usize, usize, usize);
+/// A 4-D shape `(N, C, H, W)` as ndarray reports it.
+pub type Dim4 = (usize, usize, usize, usize);
 
 impl Geometry {
     pub fn conv2d(

@@ -1,5 +1,5 @@
 //! Properties over random shapes and parameters: the fast kernels equal the
-//! reference, a transposed convolution is the adjoint of the convolution, and the
+//! reference (whole backward and one gradient at a time), a transposed convolution is the adjoint of the convolution, and the
 //! documented output-size formulas equal the shapes the reference produces.
 
 mod common;
@@ -7,7 +7,7 @@ mod common;
 use common::{Case, case, error};
 use ndarray::Array4;
 use proptest::prelude::*;
-use tconv::reference;
+use tconv::{grads, reference};
 
 fn close<D: ndarray::Dimension>(
     what: &str,
@@ -54,8 +54,15 @@ proptest! {
                 close("grad_input", &fg.input, &sg.input)?;
                 close("grad_weight", &fg.weight, &sg.weight)?;
                 prop_assert_eq!(fg.bias.is_some(), c.bias);
-                if let (Some(f), Some(s)) = (fg.bias, sg.bias) {
-                    close("grad_bias", &f, &s)?;
+                if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
+                    close("grad_bias", &f, s)?;
+                }
+                let gi = grads::conv2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
+                let gw = grads::conv2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
+                close("grads::conv2d_input_grad", &gi, &sg.input)?;
+                close("grads::conv2d_weight_grad", &gw, &sg.weight)?;
+                if let Some(s) = &sg.bias {
+                    close("grads::bias_grad", &grads::bias_grad(gy.view()), s)?;
                 }
             }
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
@@ -76,8 +83,12 @@ proptest! {
                 let sg = reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
                 close("grad_input", &fg.input, &sg.input)?;
                 close("grad_weight", &fg.weight, &sg.weight)?;
-                if let (Some(f), Some(s)) = (fg.bias, sg.bias) {
-                    close("grad_bias", &f, &s)?;
+                let gi = grads::conv_transpose2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
+                let gw = grads::conv_transpose2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
+                close("grads::conv_transpose2d_input_grad", &gi, &sg.input)?;
+                close("grads::conv_transpose2d_weight_grad", &gw, &sg.weight)?;
+                if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
+                    close("grad_bias", &f, s)?;
                 }
             }
             (Err(a), Err(b)) => prop_assert_eq!(a, b),

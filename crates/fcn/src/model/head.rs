@@ -13,6 +13,7 @@ use super::layers::{
     transpose_conv_config,
 };
 use super::resnet::Source;
+use crate::ops::{conv_transpose2d, conv2d};
 use crate::state::StateDict;
 
 /// Kernel, stride and padding of the upsampling layer: ×32, the backbone's total stride.
@@ -81,7 +82,7 @@ impl FcnHead {
     }
 
     pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
-        self.transpose_conv
-            .forward(self.final_conv.forward(features))
+        let scores = conv2d(&self.final_conv, features);
+        conv_transpose2d(&self.transpose_conv, scores)
     }
 }

@@ -17,6 +17,7 @@ use super::layers::{
     ConvSpec, batch_norm, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
     store_batch_norm, store_conv2d,
 };
+use crate::ops::conv2d;
 use crate::state::{StateDict, StateReader};
 
 /// How a layer's parameters are obtained.
@@ -109,11 +110,11 @@ impl BasicBlock {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => batch_norm(&d.bn, d.conv.forward(x.clone())),
+            Some(d) => batch_norm(&d.bn, conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(batch_norm(&self.bn1, self.conv1.forward(x)));
-        let y = batch_norm(&self.bn2, self.conv2.forward(y));
+        let y = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let y = batch_norm(&self.bn2, conv2d(&self.conv2, y));
         relu(y + shortcut)
     }
 }
@@ -178,7 +179,7 @@ impl ResNet18 {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(batch_norm(&self.bn1, self.conv1.forward(x)));
+        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
         let mut x = self.maxpool.forward(x);
         for block in self.stages.iter().flatten() {
             x = block.forward(x);

@@ -123,3 +123,55 @@ pub(crate) fn conv_transpose2d_backward(
         bias: has_bias.then(|| channel_sums(&gy, geo.batch, geo.img[0])),
     }
 }
+
+/// `grad_input` of a convolution (a transposed convolution of `grad_output`).
+pub(crate) fn conv2d_input_grad(
+    geo: &Geometry,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+) -> Array4<f32> {
+    let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
+    lowered::scatter(
+        geo,
+        &contiguous(&grad_output),
+        &contiguous(&weight),
+        &mut gx,
+    );
+    into_array(img_dim(geo), gx)
+}
+
+pub(crate) fn conv2d_weight_grad(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+) -> Vec<f32> {
+    lowered::weight_grad(geo, &contiguous(&input), &contiguous(&grad_output))
+}
+
+/// `grad_input` of a transposed convolution (a convolution of `grad_output`).
+pub(crate) fn conv_transpose2d_input_grad(
+    geo: &Geometry,
+    weight: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+) -> Array4<f32> {
+    let mut gx = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
+    lowered::correlate(
+        geo,
+        &contiguous(&grad_output),
+        &contiguous(&weight),
+        &mut gx,
+    );
+    into_array(col_dim(geo), gx)
+}
+
+pub(crate) fn conv_transpose2d_weight_grad(
+    geo: &Geometry,
+    input: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+) -> Vec<f32> {
+    lowered::weight_grad(geo, &contiguous(&grad_output), &contiguous(&input))
+}
+
+pub(crate) fn weight_array(dim: (usize, usize, usize, usize), data: Vec<f32>) -> Array4<f32> {
+    into_array(dim, data)
+}

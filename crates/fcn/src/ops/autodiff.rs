@@ -1,0 +1,237 @@
+//! The differentiable versions of the `tconv` primitives: the forward pass runs the
+//! inner backend's kernel and records one backward step that asks `tconv` for only
+//! the gradients the graph needs.
+
+use burn::backend::Backend;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::tensor::FloatTensor;
+use tconv::{Conv2dParams, ConvTranspose2dParams};
+
+use super::backend::{Bias, TconvBackend};
+
+/// Which convolution a backward step belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Conv {
+    Direct(Conv2dParams),
+    Transposed(ConvTranspose2dParams),
+}
+
+impl Conv {
+    fn forward<B: TconvBackend>(
+        self,
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: Option<FloatTensor<B>>,
+    ) -> FloatTensor<B> {
+        match self {
+            Conv::Direct(p) => B::tconv_conv2d(x, w, Bias::from_option(b), p),
+            Conv::Transposed(p) => B::tconv_conv_transpose2d(x, w, Bias::from_option(b), p),
+        }
+    }
+
+    fn input_grad<B: TconvBackend>(
+        self,
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match self {
+            Conv::Direct(p) => B::tconv_conv2d_input_grad(x, w, g, p),
+            Conv::Transposed(p) => B::tconv_conv_transpose2d_input_grad(x, w, g, p),
+        }
+    }
+
+    fn weight_grad<B: TconvBackend>(
+        self,
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match self {
+            Conv::Direct(p) => B::tconv_conv2d_weight_grad(x, w, g, p),
+            Conv::Transposed(p) => B::tconv_conv_transpose2d_weight_grad(x, w, g, p),
+        }
+    }
+}
+
+/// The backward step of a convolution with (3 parents) or without (2) a bias.
+#[derive(Debug)]
+struct ConvBackward;
+
+/// What the backward step keeps: the input, the weight and the convolution.
+type Saved<B> = (FloatTensor<B>, FloatTensor<B>, Conv);
+
+fn register_grads<B: TconvBackend>(
+    parents: &[Option<NodeId>],
+    grad: FloatTensor<B>,
+    (x, w, conv): Saved<B>,
+    grads: &mut Gradients,
+) {
+    if let Some(id) = parents.get(2).copied().flatten() {
+        grads.register::<B>(id, B::tconv_bias_grad(grad.clone()));
+    }
+    if let Some(id) = parents[1] {
+        grads.register::<B>(
+            id,
+            conv.weight_grad::<B>(x.clone(), w.clone(), grad.clone()),
+        );
+    }
+    if let Some(id) = parents[0] {
+        grads.register::<B>(id, conv.input_grad::<B>(x, w, grad));
+    }
+}
+
+impl<B: TconvBackend> Backward<B, 2> for ConvBackward {
+    type State = Saved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let parents = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = grads.consume::<B>(&ops.node);
+        register_grads::<B>(&parents, grad, ops.state, grads);
+    }
+}
+
+impl<B: TconvBackend> Backward<B, 3> for ConvBackward {
+    type State = Saved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let parents = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = grads.consume::<B>(&ops.node);
+        register_grads::<B>(&parents, grad, ops.state, grads);
+    }
+}
+
+type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
+
+fn forward<B: TconvBackend, C: CheckpointStrategy>(
+    x: Tracked<B, C>,
+    w: Tracked<B, C>,
+    bias: Option<Tracked<B, C>>,
+    conv: Conv,
+) -> Tracked<B, C> {
+    match bias {
+        None => {
+            match <ConvBackward as Backward<B, 2>>::prepare::<C>(ConvBackward, [x.node(), w.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let (xp, wp) = (x.into_primitive(), w.into_primitive());
+                    let y = conv.forward::<B>(xp.clone(), wp.clone(), None);
+                    prep.finish((xp, wp, conv), y)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(conv.forward::<B>(x.into_primitive(), w.into_primitive(), None))
+                }
+            }
+        }
+        Some(b) => match <ConvBackward as Backward<B, 3>>::prepare::<C>(
+            ConvBackward,
+            [x.node(), w.node(), b.node()],
+        )
+        .compute_bound()
+        .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp) = (x.into_primitive(), w.into_primitive());
+                let y = conv.forward::<B>(xp.clone(), wp.clone(), Some(b.into_primitive()));
+                prep.finish((xp, wp, conv), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(conv.forward::<B>(
+                x.into_primitive(),
+                w.into_primitive(),
+                Some(b.into_primitive()),
+            )),
+        },
+    }
+}
+
+/// A gradient computed on the inner backend and returned as a constant: the model
+/// never differentiates a gradient (no second-order training).
+fn constant<B: Backend, C: CheckpointStrategy>(t: FloatTensor<B>) -> Tracked<B, C> {
+    Tracked::<B, C>::new(t)
+}
+
+impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
+    fn tconv_conv2d(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        bias: Bias<Self>,
+        params: Conv2dParams,
+    ) -> Tracked<B, C> {
+        forward::<B, C>(x, weight, bias.into_option(), Conv::Direct(params))
+    }
+
+    fn tconv_conv_transpose2d(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        bias: Bias<Self>,
+        params: ConvTranspose2dParams,
+    ) -> Tracked<B, C> {
+        forward::<B, C>(x, weight, bias.into_option(), Conv::Transposed(params))
+    }
+
+    fn tconv_conv2d_input_grad(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        params: Conv2dParams,
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_conv2d_input_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            params,
+        ))
+    }
+
+    fn tconv_conv2d_weight_grad(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        params: Conv2dParams,
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_conv2d_weight_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            params,
+        ))
+    }
+
+    fn tconv_conv_transpose2d_input_grad(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        params: ConvTranspose2dParams,
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_conv_transpose2d_input_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            params,
+        ))
+    }
+
+    fn tconv_conv_transpose2d_weight_grad(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        params: ConvTranspose2dParams,
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_conv_transpose2d_weight_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            params,
+        ))
+    }
+
+    fn tconv_bias_grad(grad: Tracked<B, C>) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_bias_grad(grad.into_primitive()))
+    }
+}

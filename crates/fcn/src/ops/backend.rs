@@ -1,0 +1,228 @@
+//! The backend extension: convolution primitives that Burn's flex backend runs on
+//! `tconv` kernels. Each function takes and returns flex tensors; [`super::autodiff`]
+//! builds the differentiable versions from them.
+
+use burn::backend::{ExtensionType, Flex, TensorMetadata, backend_extension, tensor::FloatTensor};
+use burn::tensor::{DType, TensorData};
+use burn_flex::FlexTensor;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
+
+/// A convolution's optional bias, as the extension macro carries it across the
+/// dispatch boundary (it maps tensors inside enums, not inside `Option`).
+#[derive(ExtensionType)]
+pub enum Bias<B: burn::backend::Backend> {
+    With(FloatTensor<B>),
+    Without,
+}
+
+impl<B: burn::backend::Backend> Bias<B> {
+    pub fn from_option(bias: Option<FloatTensor<B>>) -> Self {
+        bias.map_or(Bias::Without, Bias::With)
+    }
+
+    pub fn into_option(self) -> Option<FloatTensor<B>> {
+        match self {
+            Bias::With(b) => Some(b),
+            Bias::Without => None,
+        }
+    }
+}
+
+/// Convolutions on `tconv` kernels, forward and one gradient at a time.
+#[backend_extension(Flex, Autodiff)]
+pub trait TconvBackend: burn::backend::Backend {
+    fn tconv_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        #[extension_type] bias: Bias<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self>;
+
+    fn tconv_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        #[extension_type] bias: Bias<Self>,
+        params: ConvTranspose2dParams,
+    ) -> FloatTensor<Self>;
+
+    fn tconv_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self>;
+
+    fn tconv_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self>;
+
+    fn tconv_conv_transpose2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTranspose2dParams,
+    ) -> FloatTensor<Self>;
+
+    fn tconv_conv_transpose2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTranspose2dParams,
+    ) -> FloatTensor<Self>;
+
+    /// The bias gradient of either convolution: `grad` summed per channel.
+    fn tconv_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// A flex tensor as f32 values in row-major order (no copy when it already is).
+struct Dense {
+    tensor: FlexTensor,
+    dims: Vec<usize>,
+}
+
+impl Dense {
+    fn new(t: FlexTensor) -> Self {
+        let t = if t.dtype() == DType::F32 {
+            t
+        } else {
+            FlexTensor::from_data(t.into_data().convert::<f32>())
+        };
+        let dims = t.shape().to_vec();
+        let tensor = if t.is_contiguous() {
+            t
+        } else {
+            t.to_contiguous()
+        };
+        Self { tensor, dims }
+    }
+
+    fn slice(&self) -> &[f32] {
+        self.tensor
+            .as_slice::<f32>()
+            .expect("a contiguous f32 tensor has a slice")
+    }
+
+    fn dim4(&self) -> (usize, usize, usize, usize) {
+        match self.dims[..] {
+            [n, c, h, w] => (n, c, h, w),
+            _ => panic!("a convolution takes 4-D tensors, got shape {:?}", self.dims),
+        }
+    }
+
+    fn view4(&self) -> ArrayView4<'_, f32> {
+        ArrayView4::from_shape(self.dim4(), self.slice()).expect("the shape matches the values")
+    }
+
+    fn view1(&self) -> ArrayView1<'_, f32> {
+        ArrayView1::from(self.slice())
+    }
+}
+
+fn flex4(a: Array4<f32>) -> FlexTensor {
+    let shape = a.shape().to_vec();
+    let (values, _) = a.into_raw_vec_and_offset();
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn flex1(a: Array1<f32>) -> FlexTensor {
+    let n = a.len();
+    FlexTensor::from_data(TensorData::new(a.to_vec(), [n]))
+}
+
+/// How many kernels ran on `tconv` (a diagnostic for benchmarks and tests).
+pub(super) static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The shapes reaching here were built by the model's layers; a mismatch is a bug,
+/// not bad user input.
+fn kernel<T>(what: &str, r: Result<T, tconv::ConvError>) -> T {
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+impl TconvBackend for Flex {
+    fn tconv_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: Bias<Self>,
+        params: Conv2dParams,
+    ) -> FlexTensor {
+        let (x, w, b) = (
+            Dense::new(x),
+            Dense::new(weight),
+            bias.into_option().map(Dense::new),
+        );
+        let y = tconv::conv2d(x.view4(), w.view4(), b.as_ref().map(Dense::view1), &params);
+        flex4(kernel("conv2d", y))
+    }
+
+    fn tconv_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: Bias<Self>,
+        params: ConvTranspose2dParams,
+    ) -> FlexTensor {
+        let (x, w, b) = (
+            Dense::new(x),
+            Dense::new(weight),
+            bias.into_option().map(Dense::new),
+        );
+        let y =
+            tconv::conv_transpose2d(x.view4(), w.view4(), b.as_ref().map(Dense::view1), &params);
+        flex4(kernel("conv_transpose2d", y))
+    }
+
+    fn tconv_conv2d_input_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        params: Conv2dParams,
+    ) -> FlexTensor {
+        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
+        let gx = grads::conv2d_input_grad(x.dim4(), w.view4(), g.view4(), &params);
+        flex4(kernel("conv2d input gradient", gx))
+    }
+
+    fn tconv_conv2d_weight_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        params: Conv2dParams,
+    ) -> FlexTensor {
+        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
+        let gw = grads::conv2d_weight_grad(x.view4(), w.dim4(), g.view4(), &params);
+        flex4(kernel("conv2d weight gradient", gw))
+    }
+
+    fn tconv_conv_transpose2d_input_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        params: ConvTranspose2dParams,
+    ) -> FlexTensor {
+        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
+        let gx = grads::conv_transpose2d_input_grad(x.dim4(), w.view4(), g.view4(), &params);
+        flex4(kernel("conv_transpose2d input gradient", gx))
+    }
+
+    fn tconv_conv_transpose2d_weight_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        params: ConvTranspose2dParams,
+    ) -> FlexTensor {
+        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
+        let gw = grads::conv_transpose2d_weight_grad(x.view4(), w.dim4(), g.view4(), &params);
+        flex4(kernel("conv_transpose2d weight gradient", gw))
+    }
+
+    fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        flex1(grads::bias_grad(Dense::new(grad).view4()))
+    }
+}

@@ -1,0 +1,107 @@
+//! The model's convolutions on `tconv` kernels.
+//!
+//! Burn's layers call Burn's own convolution ops; the model's layers call
+//! [`conv2d`] and [`conv_transpose2d`] here instead, which reach `tconv` through a
+//! backend extension on the flex backend ([`backend`]), differentiable on an
+//! autodiff device ([`autodiff`]). The layers keep Burn's modules as parameter
+//! holders, so checkpoints, optimisers and the state dict are unchanged.
+//!
+//! [`set_kernels`] switches back to Burn's built-in ops, for benchmarks that put
+//! both side by side and for tests that check both give the same numbers.
+
+mod autodiff;
+mod backend;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::Dispatch;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::tensor::{DType, Tensor};
+use tconv::{Conv2dParams, ConvTranspose2dParams};
+
+pub use backend::{Bias, TconvBackend};
+
+/// Whose convolution kernels the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// `tconv`'s kernels (the default).
+    Tconv,
+    /// Burn's built-in ops for the device.
+    Burn,
+}
+
+static BURN_KERNELS: AtomicBool = AtomicBool::new(false);
+
+/// Chooses the kernels for every convolution from now on, in every thread.
+pub fn set_kernels(kernels: Kernels) {
+    BURN_KERNELS.store(kernels == Kernels::Burn, Ordering::Relaxed);
+}
+
+/// The kernels in use.
+pub fn kernels() -> Kernels {
+    if BURN_KERNELS.load(Ordering::Relaxed) {
+        Kernels::Burn
+    } else {
+        Kernels::Tconv
+    }
+}
+
+/// How many convolution kernels (forward or gradient) have run on `tconv` in this
+/// process.
+pub fn tconv_calls() -> u64 {
+    backend::CALLS.load(Ordering::Relaxed)
+}
+
+fn use_tconv(x: &Tensor<4>) -> bool {
+    kernels() == Kernels::Tconv && x.dtype() == DType::F32
+}
+
+/// `conv`'s forward pass.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    // Symmetric padding only; `Same` with an even kernel pads one side more.
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            (top == bottom && left == right).then_some([top, left])
+        }
+        PaddingConfig2d::Same => None,
+    };
+    let Some(padding) = padding.filter(|_| use_tconv(&x)) else {
+        return conv.forward(x);
+    };
+    let params = Conv2dParams {
+        stride: conv.stride,
+        padding,
+        dilation: conv.dilation,
+        groups: conv.groups,
+    };
+    let bias = Bias::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
+    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias,
+        params,
+    ))
+}
+
+/// `conv`'s forward pass.
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    if !use_tconv(&x) {
+        return conv.forward(x);
+    }
+    let params = ConvTranspose2dParams {
+        stride: conv.stride,
+        padding: conv.padding,
+        output_padding: conv.padding_out,
+        dilation: conv.dilation,
+        groups: conv.groups,
+    };
+    let bias = Bias::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
+    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv_transpose2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias,
+        params,
+    ))
+}

@@ -1,0 +1,257 @@
+//! The model's convolutions on `tconv` through the backend extension: forward and
+//! all three gradients on an autodiff device equal `tconv::reference`, for random
+//! shapes, strides, padding, dilation, groups and bias, and equal Burn's own ops.
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use fcn::ops::{self, Kernels};
+use ndarray::{Array1, Array4};
+use proptest::prelude::*;
+use std::sync::Mutex;
+
+static SWITCH: Mutex<()> = Mutex::new(());
+use tconv::{Conv2dParams, ConvTranspose2dParams, reference};
+
+#[derive(Debug, Clone)]
+struct Case {
+    batch: usize,
+    groups: usize,
+    in_per_group: usize,
+    out_per_group: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    bias: bool,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..3, 1usize..4, 1usize..4),
+        ([3usize..9, 3usize..9], [1usize..4, 1usize..4]),
+        (
+            [1usize..3, 1usize..3],
+            [0usize..3, 0usize..3],
+            [1usize..3, 1usize..3],
+        ),
+        (any::<bool>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (batch, groups, in_per_group, out_per_group),
+                (size, kernel),
+                (stride, padding, dilation),
+                (bias, seed),
+            )| Case {
+                batch,
+                groups,
+                in_per_group,
+                out_per_group,
+                size,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                bias,
+                seed,
+            },
+        )
+}
+
+/// Deterministic values in [-1, 1).
+fn values(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed ^ 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn array4(seed: u64, dim: [usize; 4]) -> Array4<f32> {
+    Array4::from_shape_vec(
+        (dim[0], dim[1], dim[2], dim[3]),
+        values(seed, dim.iter().product()),
+    )
+    .unwrap()
+}
+
+fn tensor4(a: &Array4<f32>, device: &Device) -> Tensor<4> {
+    let shape: [usize; 4] = a.shape().try_into().unwrap();
+    Tensor::from_data(TensorData::new(a.iter().copied().collect(), shape), device)
+}
+
+fn array(t: Tensor<4>) -> Array4<f32> {
+    let shape = t.dims();
+    let v = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), v).unwrap()
+}
+
+fn close(what: &str, got: &[f32], want: &[f32]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got.len(), want.len(), "{}: length", what);
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    prop_assert!(err <= 1e-4 * scale, "{what}: error {err} at scale {scale}");
+    Ok(())
+}
+
+/// The layer's output and the gradients of `sum(output * r)` for input, weight
+/// and bias, computed on an autodiff device with the chosen kernels.
+struct Run {
+    output: Array4<f32>,
+    grads: [Vec<f32>; 3],
+}
+
+fn run(
+    kernels: Kernels,
+    x: &Array4<f32>,
+    weight: &Array4<f32>,
+    bias: Option<&Array1<f32>>,
+    seed: u64,
+    forward: impl Fn(Tensor<4>, Param<Tensor<4>>, Option<Param<Tensor<1>>>) -> Tensor<4>,
+) -> Option<Run> {
+    // The kernel switch is process-wide; one run at a time.
+    let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex().autodiff();
+    ops::set_kernels(kernels);
+    let calls = ops::tconv_calls();
+    let xt = tensor4(x, &device).require_grad();
+    let wt = Param::from_tensor(tensor4(weight, &device));
+    let bt = bias.map(|b| {
+        Param::from_tensor(Tensor::<1>::from_data(
+            TensorData::new(b.to_vec(), [b.len()]),
+            &device,
+        ))
+    });
+    let y = forward(xt.clone(), wt.clone(), bt.clone());
+    let dims = y.dims();
+    if dims.contains(&0) {
+        return None;
+    }
+    let r = tensor4(&array4(seed + 7, dims), &device);
+    let grads = (y.clone() * r).sum().backward();
+    let flat = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let gx = xt.grad(&grads).map(flat).unwrap_or_default();
+    let gw = wt.val().grad(&grads).map(flat).unwrap_or_default();
+    let gb = bt
+        .and_then(|b| b.val().grad(&grads))
+        .map(|g| g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
+        .unwrap_or_default();
+    ops::set_kernels(Kernels::Tconv);
+    // Forward plus at least the input and weight gradients ran on tconv, or none did.
+    let ran_on_tconv = ops::tconv_calls() - calls;
+    match kernels {
+        Kernels::Tconv => assert!(ran_on_tconv >= 3, "only {ran_on_tconv} tconv calls"),
+        Kernels::Burn => assert_eq!(ran_on_tconv, 0),
+    }
+    Some(Run {
+        output: array(y.inner()),
+        grads: [gx, gw, gb],
+    })
+}
+
+fn flat<D: ndarray::Dimension>(a: &ndarray::Array<f32, D>) -> Vec<f32> {
+    a.iter().copied().collect()
+}
+
+fn check(
+    ours: &Run,
+    burn: &Run,
+    want: (&Array4<f32>, &tconv::ConvGrads),
+) -> Result<(), TestCaseError> {
+    let (out, g) = want;
+    close("output", &flat(&ours.output), &flat(out))?;
+    close("grad input", &ours.grads[0], &flat(&g.input))?;
+    close("grad weight", &ours.grads[1], &flat(&g.weight))?;
+    close(
+        "grad bias",
+        &ours.grads[2],
+        &g.bias.as_ref().map(flat).unwrap_or_default(),
+    )?;
+    close("burn output", &flat(&burn.output), &flat(out))?;
+    close("burn grad weight", &burn.grads[1], &flat(&g.weight))?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn conv2d_layer_on_tconv_equals_reference(c in case()) {
+        let (cin, cout) = (c.groups * c.in_per_group, c.groups * c.out_per_group);
+        let p = Conv2dParams { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+        let x = array4(c.seed, [c.batch, cin, c.size[0], c.size[1]]);
+        let w = array4(c.seed + 1, [cout, c.in_per_group, c.kernel[0], c.kernel[1]]);
+        let b = c.bias.then(|| Array1::from(values(c.seed + 2, cout)));
+        let Ok(out) = reference::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p) else {
+            return Ok(());
+        };
+        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>| {
+            let mut conv: Conv2d = Conv2dConfig::new([cin, cout], c.kernel)
+                .with_stride(c.stride)
+                .with_dilation(c.dilation)
+                .with_groups(c.groups)
+                .with_padding(PaddingConfig2d::Explicit(c.padding[0], c.padding[1], c.padding[0], c.padding[1]))
+                .with_bias(c.bias)
+                .init(&x.device());
+            conv.weight = w;
+            conv.bias = b;
+            ops::conv2d(&conv, x)
+        };
+        let Some(ours) = run(Kernels::Tconv, &x, &w, b.as_ref(), c.seed, layer) else { return Ok(()); };
+        let burn = run(Kernels::Burn, &x, &w, b.as_ref(), c.seed, layer).unwrap();
+        let gy = array4(c.seed + 7, out.shape().try_into().unwrap());
+        let g = reference::conv2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
+        check(&ours, &burn, (&out, &g))?;
+    }
+
+    #[test]
+    fn conv_transpose2d_layer_on_tconv_equals_reference(c in case()) {
+        let (cin, cout) = (c.groups * c.in_per_group, c.groups * c.out_per_group);
+        let output_padding = [c.padding[0] % c.stride[0], c.padding[1] % c.stride[1]];
+        let p = ConvTranspose2dParams {
+            stride: c.stride, padding: c.padding, output_padding, dilation: c.dilation, groups: c.groups,
+        };
+        let x = array4(c.seed, [c.batch, cin, c.size[0], c.size[1]]);
+        let w = array4(c.seed + 1, [cin, c.out_per_group, c.kernel[0], c.kernel[1]]);
+        let b = c.bias.then(|| Array1::from(values(c.seed + 2, cout)));
+        let Ok(out) = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p) else {
+            return Ok(());
+        };
+        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>| {
+            let mut conv: ConvTranspose2d = ConvTranspose2dConfig::new([cin, cout], c.kernel)
+                .with_stride(c.stride)
+                .with_padding(c.padding)
+                .with_padding_out(output_padding)
+                .with_dilation(c.dilation)
+                .with_groups(c.groups)
+                .with_bias(c.bias)
+                .init(&x.device());
+            conv.weight = w;
+            conv.bias = b;
+            ops::conv_transpose2d(&conv, x)
+        };
+        let Some(ours) = run(Kernels::Tconv, &x, &w, b.as_ref(), c.seed, layer) else { return Ok(()); };
+        let burn = run(Kernels::Burn, &x, &w, b.as_ref(), c.seed, layer).unwrap();
+        let gy = array4(c.seed + 7, out.shape().try_into().unwrap());
+        let g = reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
+        check(&ours, &burn, (&out, &g))?;
+    }
+}
+
+#[test]
+fn values_are_spread_over_the_unit_interval() {
+    let v = values(3, 1000);
+    assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
+    assert!(v.iter().any(|&x| x < -0.9) && v.iter().any(|&x| x > 0.9));
+}
