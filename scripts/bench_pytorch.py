@@ -1,8 +1,11 @@
-"""PyTorch timings for the shapes of crates/tconv/benches/shapes.rs.
+"""PyTorch timings for the cases of `fcn bench`: the kernel shapes of
+crates/tconv/benches/shapes.rs, the FCN forward at 320x480 for batch 1 and 8, and a
+training step of 8 images at 320x480 (SGD, lr 1e-3, weight decay 1e-3, as the textbook).
 
-Prints one line per shape in the format of `cargo run --release -p tconv --example
-kernel_timings`, so both can run in the same minute. Needs `torch`; the project itself
-never does. Usage: python3 scripts/bench_pytorch.py [--threads 2] [--json]
+Prints one line per case, or with --json an array of {"name", "ms", "gflops"} under the
+names `fcn bench --json` uses, so both can run in the same minute. Needs `torch` and
+`torchvision`; the project itself never does.
+Usage: python3 scripts/bench_pytorch.py [--threads 2] [--json] [--only NAME ...]
 """
 import argparse, json, time
 import torch
@@ -31,15 +34,79 @@ def median_ms(run):
     return times[len(times) // 2]
 
 
+def fcn_net(num_classes=21):
+    import torchvision
+    backbone = torchvision.models.resnet18(weights=None)
+    net = torch.nn.Sequential(*list(backbone.children())[:-2])
+    net.add_module("final_conv", torch.nn.Conv2d(512, num_classes, kernel_size=1))
+    net.add_module(
+        "transpose_conv",
+        torch.nn.ConvTranspose2d(num_classes, num_classes, kernel_size=64, padding=16, stride=32),
+    )
+    return net
+
+
+def conv_flops(net, x):
+    """Multiply-adds of every convolution for input x, times two (as fcn bench counts)."""
+    total = [0.0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, torch.nn.ConvTranspose2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1]
+            total[0] += 2.0 * inp[0].numel() * mod.out_channels // mod.groups * k
+        elif isinstance(mod, torch.nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1]
+            total[0] += 2.0 * out.numel() * mod.in_channels // mod.groups * k
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def model_rows(wanted):
+    rows = []
+    for batch in (1, 8):
+        name = f"fcn_infer_b{batch}"
+        if not wanted(name):
+            continue
+        net = fcn_net().eval()
+        x = torch.rand(batch, 3, 320, 480)
+        with torch.no_grad():
+            ms = median_ms(lambda: net(x))
+        rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
+    if wanted("fcn_train_b8"):
+        net = fcn_net().train()
+        x = torch.rand(8, 3, 320, 480)
+        y = torch.randint(0, 21, (8, 320, 480))
+        opt = torch.optim.SGD(net.parameters(), lr=1e-3, weight_decay=1e-3)
+
+        def step():
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+
+        ms = median_ms(step)
+        rows.append(("fcn_train_b8", ms, 3 * conv_flops(net, x) / ms / 1e6))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", action="append", default=[])
     args = ap.parse_args()
+    wanted = lambda name: not args.only or name in args.only
     torch.set_num_threads(args.threads)
     rows = []
     with torch.no_grad():
         for name, shape, cout, k, op, s, p in SHAPES:
+            if not wanted(name):
+                continue
             x = torch.rand(shape) - 0.5
             c = shape[1]
             if op == "T":
@@ -56,6 +123,11 @@ def main():
                 rows.append({"name": name, "ms": round(ms, 3), "gflops": round(gflops, 1)})
             else:
                 print(f"{name:<24} {ms:>10.3f} ms {gflops:>8.1f} GFLOP/s")
+    for name, ms, gflops in model_rows(wanted):
+        if args.json:
+            rows.append({"name": name, "ms": round(ms, 3), "gflops": round(gflops, 1)})
+        else:
+            print(f"{name:<24} {ms:>10.3f} ms {gflops:>8.1f} GFLOP/s")
     if args.json:
         print(json.dumps(rows))
 

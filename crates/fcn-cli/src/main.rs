@@ -1,5 +1,7 @@
 //! The `fcn` command line: thin argument parsing over the `fcn` library.
 
+mod allocator;
+mod bench;
 mod demo;
 mod eval;
 mod export;
@@ -25,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Time the convolution kernels and the FCN: ours next to Burn's flex ops.
+    Bench(bench::Args),
     /// Generate the synthetic dataset, train, evaluate, segment, and write a report.
     Demo(demo::Args),
     /// Describe a weight file: detected format, classes, parameter count, ignored keys.
@@ -45,8 +49,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    allocator::keep_large_blocks();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),

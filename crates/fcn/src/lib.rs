@@ -15,6 +15,7 @@
 //! # Ok::<(), fcn::FcnError>(())
 //! ```
 
+pub mod bench;
 pub mod data;
 mod error;
 pub mod font;

@@ -255,3 +255,65 @@ fn values_are_spread_over_the_unit_interval() {
     assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
     assert!(v.iter().any(|&x| x < -0.9) && v.iter().any(|&x| x > 0.9));
 }
+
+/// Inference's fused convolution + BatchNorm (+ residual, + ReLU) equals the same
+/// layers run one after another on Burn's ops.
+#[test]
+fn fused_conv_batch_norm_equals_the_unfused_layers() {
+    use burn::module::RunningState;
+    use burn::nn::BatchNormConfig;
+    use fcn::model::layers::conv_bn;
+
+    let device = Device::flex();
+    for (i, &(cin, cout, k, stride, residual, relu)) in [
+        (3, 8, 7, 2, false, true),
+        (8, 8, 3, 1, true, true),
+        (8, 16, 1, 2, false, false),
+        (16, 16, 3, 1, true, false),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 100 + i as u64;
+        let p = k / 2;
+        let mut conv: Conv2d = Conv2dConfig::new([cin, cout], [k, k])
+            .with_stride([stride; 2])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .with_bias(false)
+            .init(&device);
+        conv.weight = Param::from_tensor(tensor4(&array4(seed, [cout, cin, k, k]), &device));
+        let mut bn = BatchNormConfig::new(cout).init(&device);
+        let vec1 = |s: u64, offset: f32| {
+            let v: Vec<f32> = values(s, cout).iter().map(|v| v * 0.5 + offset).collect();
+            Tensor::<1>::from_data(TensorData::new(v, [cout]), &device)
+        };
+        bn.gamma = Param::from_tensor(vec1(seed + 1, 1.0));
+        bn.beta = Param::from_tensor(vec1(seed + 2, 0.0));
+        bn.running_mean = RunningState::new(vec1(seed + 3, 0.0));
+        bn.running_var = RunningState::new(vec1(seed + 4, 1.0));
+        let x = tensor4(&array4(seed + 5, [2, cin, 13, 17]), &device);
+        let out = (13 + 2 * p - k) / stride + 1;
+        let out_w = (17 + 2 * p - k) / stride + 1;
+        let r = residual.then(|| tensor4(&array4(seed + 6, [2, cout, out, out_w]), &device));
+        let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        let calls = ops::tconv_calls();
+        let fused = conv_bn(&conv, &bn, x.clone(), r.clone(), relu);
+        assert_eq!(ops::tconv_calls() - calls, 1, "one fused kernel");
+        ops::set_kernels(Kernels::Burn);
+        let plain = conv_bn(&conv, &bn, x, r, relu);
+        ops::set_kernels(Kernels::Tconv);
+        let (a, b) = (array(fused), array(plain));
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let err = a
+            .iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            err <= 1e-4 * scale,
+            "case {i}: error {err} at scale {scale}"
+        );
+        if relu {
+            assert!(a.iter().all(|&v| v >= 0.0));
+        }
+    }
+}

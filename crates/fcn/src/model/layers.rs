@@ -219,3 +219,31 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     );
     result.output
 }
+
+/// `conv`, then `bn`, then `residual` added, then ReLU if asked. In inference the
+/// BatchNorm folds into a per-channel scale and shift that the convolution applies
+/// in the same pass as the residual and the ReLU.
+pub fn conv_bn(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    x: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    relu: bool,
+) -> Tensor<4> {
+    let training = x.device().is_autodiff() && bn.training.is_enabled();
+    if !training && crate::ops::can_fuse(conv, &x) {
+        let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
+        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+        return crate::ops::conv2d_affine(conv, x, (scale, shift), residual, relu);
+    }
+    let y = batch_norm(bn, crate::ops::conv2d(conv, x));
+    let y = match residual {
+        Some(r) => y + r,
+        None => y,
+    };
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
+}

@@ -10,14 +10,12 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::layers::{
-    ConvSpec, batch_norm, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
+    ConvSpec, conv_bn, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
     store_batch_norm, store_conv2d,
 };
-use crate::ops::conv2d;
 use crate::state::{StateDict, StateReader};
 
 /// How a layer's parameters are obtained.
@@ -110,12 +108,11 @@ impl BasicBlock {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => batch_norm(&d.bn, conv2d(&d.conv, x.clone())),
+            Some(d) => conv_bn(&d.conv, &d.bn, x.clone(), None, false),
             None => x.clone(),
         };
-        let y = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
-        let y = batch_norm(&self.bn2, conv2d(&self.conv2, y));
-        relu(y + shortcut)
+        let y = conv_bn(&self.conv1, &self.bn1, x, None, true);
+        conv_bn(&self.conv2, &self.bn2, y, Some(shortcut), true)
     }
 }
 
@@ -179,7 +176,7 @@ impl ResNet18 {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let x = conv_bn(&self.conv1, &self.bn1, x, None, true);
         let mut x = self.maxpool.forward(x);
         for block in self.stages.iter().flatten() {
             x = block.forward(x);

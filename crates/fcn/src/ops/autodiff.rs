@@ -8,7 +8,9 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
 use super::backend::{Bias, TconvBackend};
@@ -229,6 +231,30 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
             grad.into_primitive(),
             params,
         ))
+    }
+
+    /// Composed from differentiable ops: the fused kernel is for inference, where
+    /// there is no graph to record.
+    fn tconv_conv2d_affine(
+        x: Tracked<B, C>,
+        weight: Tracked<B, C>,
+        scale: Tracked<B, C>,
+        shift: Tracked<B, C>,
+        residual: Bias<Self>,
+        relu: bool,
+        params: Conv2dParams,
+    ) -> Tracked<B, C> {
+        let y = Self::tconv_conv2d(x, weight, Bias::Without, params);
+        let per_channel = |t: Tracked<B, C>| {
+            let c = t.shape().num_elements();
+            Self::float_reshape(t, Shape::new([1, c, 1, 1]))
+        };
+        let y = Self::float_mul(y, per_channel(scale));
+        let mut y = Self::float_add(y, per_channel(shift));
+        if let Some(r) = residual.into_option() {
+            y = Self::float_add(y, r);
+        }
+        if relu { Self::relu(y) } else { y }
     }
 
     fn tconv_bias_grad(grad: Tracked<B, C>) -> Tracked<B, C> {

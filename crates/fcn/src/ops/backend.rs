@@ -8,6 +8,7 @@ use burn_flex::FlexTensor;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use rayon::prelude::*;
 use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
 
 /// A convolution's optional bias, as the extension macro carries it across the
@@ -78,6 +79,19 @@ pub trait TconvBackend: burn::backend::Backend {
 
     /// The bias gradient of either convolution: `grad` summed per channel.
     fn tconv_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Inference: `conv2d(x, weight) · scale + shift` per output channel (a
+    /// BatchNorm folded in), plus `residual`, then ReLU if asked, in one pass over
+    /// the output.
+    fn tconv_conv2d_affine(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        #[extension_type] residual: Bias<Self>,
+        relu: bool,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self>;
 }
 
 /// A flex tensor as f32 values in row-major order (no copy when it already is).
@@ -219,6 +233,49 @@ impl TconvBackend for Flex {
         let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
         let gw = grads::conv_transpose2d_weight_grad(x.view4(), w.dim4(), g.view4(), &params);
         flex4(kernel("conv_transpose2d weight gradient", gw))
+    }
+
+    fn tconv_conv2d_affine(
+        x: FlexTensor,
+        weight: FlexTensor,
+        scale: FlexTensor,
+        shift: FlexTensor,
+        residual: Bias<Self>,
+        relu: bool,
+        params: Conv2dParams,
+    ) -> FlexTensor {
+        let (x, w) = (Dense::new(x), Dense::new(weight));
+        let (scale, shift) = (Dense::new(scale), Dense::new(shift));
+        let residual = residual.into_option().map(Dense::new);
+        let y = kernel("conv2d", tconv::conv2d(x.view4(), w.view4(), None, &params));
+        let shape = y.shape().to_vec();
+        let plane = shape[2] * shape[3];
+        let (mut values, _) = y.into_raw_vec_and_offset();
+        if let Some(r) = &residual {
+            assert_eq!(r.dims, shape, "the residual has the output's shape");
+        }
+        let (scale, shift) = (scale.slice(), shift.slice());
+        let residual = residual.as_ref().map(Dense::slice);
+        values
+            .par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(i, out)| {
+                let c = i % shape[1];
+                let (a, b) = (scale[c], shift[c]);
+                match residual {
+                    Some(r) => {
+                        let r = &r[i * plane..(i + 1) * plane];
+                        for (v, &r) in out.iter_mut().zip(r) {
+                            *v = *v * a + b + r;
+                        }
+                    }
+                    None => out.iter_mut().for_each(|v| *v = *v * a + b),
+                }
+                if relu {
+                    out.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
+            });
+        FlexTensor::from_data(TensorData::new(values, shape))
     }
 
     fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {

@@ -59,22 +59,8 @@ fn use_tconv(x: &Tensor<4>) -> bool {
 
 /// `conv`'s forward pass.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    // Symmetric padding only; `Same` with an even kernel pads one side more.
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => Some([0, 0]),
-        PaddingConfig2d::Explicit(top, left, bottom, right) => {
-            (top == bottom && left == right).then_some([top, left])
-        }
-        PaddingConfig2d::Same => None,
-    };
-    let Some(padding) = padding.filter(|_| use_tconv(&x)) else {
+    let Some(params) = tconv_params(conv, &x) else {
         return conv.forward(x);
-    };
-    let params = Conv2dParams {
-        stride: conv.stride,
-        padding,
-        dilation: conv.dilation,
-        groups: conv.groups,
     };
     let bias = Bias::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
     Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
@@ -102,6 +88,55 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias,
+        params,
+    ))
+}
+
+/// The parameters of `conv` when `tconv` runs it on `x`: f32, `tconv` kernels
+/// chosen, symmetric padding (Burn's `Same` pads one side more for even kernels).
+fn tconv_params(conv: &Conv2d, x: &Tensor<4>) -> Option<Conv2dParams> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            (top == bottom && left == right).then_some([top, left])
+        }
+        PaddingConfig2d::Same => None,
+    };
+    padding
+        .filter(|_| use_tconv(x))
+        .map(|padding| Conv2dParams {
+            stride: conv.stride,
+            padding,
+            dilation: conv.dilation,
+            groups: conv.groups,
+        })
+}
+
+/// Whether [`conv2d_affine`] can run `conv` on `x`.
+pub fn can_fuse(conv: &Conv2d, x: &Tensor<4>) -> bool {
+    conv.bias.is_none() && tconv_params(conv, x).is_some()
+}
+
+/// `conv` followed by a per-channel affine map, `residual` and ReLU, fused into
+/// one pass over the output. Only for convolutions [`can_fuse`] accepts.
+pub fn conv2d_affine(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    (scale, shift): (Tensor<1>, Tensor<1>),
+    residual: Option<Tensor<4>>,
+    relu: bool,
+) -> Tensor<4> {
+    let params = tconv_params(conv, &x)
+        .filter(|_| conv.bias.is_none())
+        .expect("conv2d_affine takes convolutions can_fuse accepts");
+    let residual = Bias::from_option(residual.map(Tensor::into_dispatch));
+    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d_affine(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        residual,
+        relu,
         params,
     ))
 }

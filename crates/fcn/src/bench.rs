@@ -1,0 +1,298 @@
+//! `fcn bench`: the convolution shapes that matter and the whole FCN, on `tconv`'s
+//! kernels next to Burn's built-in flex ops, in one process so the two share the
+//! machine's state. `scripts/bench_pytorch.py` prints the same names for PyTorch.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use serde::Serialize;
+
+use crate::model::{Fcn, FcnConfig, FcnNet};
+use crate::ops::{self, Kernels};
+
+/// One benchmark: our time, the baseline's, and our arithmetic rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub name: String,
+    /// Median milliseconds with `tconv`'s kernels.
+    pub ms: f64,
+    /// Median milliseconds with Burn's built-in flex ops.
+    pub baseline_ms: f64,
+    /// Convolution GFLOP/s at `ms` (multiply and add count as two).
+    pub gflops: f64,
+}
+
+/// A transposed convolution or a convolution on a random input.
+struct KernelCase {
+    name: &'static str,
+    input: [usize; 4],
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    transposed: bool,
+}
+
+/// The shapes of `crates/tconv/benches/shapes.rs` and `scripts/bench_pytorch.py`.
+const KERNELS: [KernelCase; 7] = [
+    KernelCase::t("convT_fcn_head", [1, 21, 10, 15], 21, 64, 32, 16),
+    KernelCase::t("convT_fcn_head_b4_512", [4, 512, 10, 15], 21, 64, 32, 16),
+    KernelCase::t("convT_decoder", [8, 256, 32, 32], 128, 4, 2, 1),
+    KernelCase::t("convT_small", [1, 20, 6, 6], 10, 5, 3, 2),
+    KernelCase::c("conv3x3_80x120", [1, 64, 80, 120], 64, 3, 1, 1),
+    KernelCase::c("conv3x3_b8_56", [8, 64, 56, 56], 64, 3, 1, 1),
+    KernelCase::c("conv7x7_stem", [1, 3, 320, 480], 64, 7, 2, 3),
+];
+
+impl KernelCase {
+    const fn t(
+        name: &'static str,
+        input: [usize; 4],
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Self {
+        Self {
+            name,
+            input,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            transposed: true,
+        }
+    }
+
+    const fn c(
+        name: &'static str,
+        input: [usize; 4],
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Self {
+        Self {
+            transposed: false,
+            ..Self::t(name, input, out_channels, kernel, stride, padding)
+        }
+    }
+}
+
+/// The names `fcn bench` measures, in order.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<_> = KERNELS.iter().map(|k| k.name).collect();
+    names.extend(["fcn_infer_b1", "fcn_infer_b8", "fcn_train_b8"]);
+    names
+}
+
+/// How long to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Only these names (all when empty).
+    pub only: Vec<String>,
+    /// Seconds to spend on each side of each case, after one warm-up run; at least
+    /// three runs are timed however long they take.
+    pub seconds: f64,
+    /// Time only our kernels (for profiling); the baseline reads NaN.
+    pub skip_baseline: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            only: Vec::new(),
+            seconds: 2.0,
+            skip_baseline: false,
+        }
+    }
+}
+
+/// Median milliseconds of `run` after one warm-up call; NaN when `seconds` is NaN
+/// (a side not measured).
+fn median_ms(seconds: f64, mut run: impl FnMut()) -> f64 {
+    if seconds.is_nan() {
+        return f64::NAN;
+    }
+    run();
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < 3 || (times.len() < 50 && start.elapsed().as_secs_f64() < seconds) {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn conv_flops(out_elems: usize, in_per_group: usize, kernel: usize) -> f64 {
+    2.0 * out_elems as f64 * in_per_group as f64 * (kernel * kernel) as f64
+}
+
+fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device) -> BenchRow {
+    let [n, c, h, w] = case.input;
+    let x = Tensor::<4>::random(case.input, Distribution::Uniform(-0.5, 0.5), device);
+    let (ms, baseline_ms, flops) = if case.transposed {
+        let conv: ConvTranspose2d =
+            ConvTranspose2dConfig::new([c, case.out_channels], [case.kernel, case.kernel])
+                .with_stride([case.stride; 2])
+                .with_padding([case.padding; 2])
+                .with_bias(false)
+                .init(device);
+        let ours = median_ms(seconds, || drop(ops::conv_transpose2d(&conv, x.clone())));
+        let base = median_ms(base_s, || drop(conv.forward(x.clone())));
+        // Every input element meets every kernel tap of every output channel.
+        (
+            ours,
+            base,
+            conv_flops(n * c * h * w, case.out_channels, case.kernel),
+        )
+    } else {
+        let conv: Conv2d = Conv2dConfig::new([c, case.out_channels], [case.kernel; 2])
+            .with_stride([case.stride; 2])
+            .with_padding(PaddingConfig2d::Explicit(
+                case.padding,
+                case.padding,
+                case.padding,
+                case.padding,
+            ))
+            .with_bias(false)
+            .init(device);
+        let out = ops::conv2d(&conv, x.clone()).shape().num_elements();
+        let ours = median_ms(seconds, || drop(ops::conv2d(&conv, x.clone())));
+        let base = median_ms(base_s, || drop(conv.forward(x.clone())));
+        (ours, base, conv_flops(out, c, case.kernel))
+    };
+    BenchRow {
+        name: case.name.to_string(),
+        ms,
+        baseline_ms,
+        gflops: flops / ms / 1e6,
+    }
+}
+
+fn out_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
+    (side + 2 * padding - kernel) / stride + 1
+}
+
+/// Convolution FLOPs of one forward pass of `net` on `batch` images of `h × w`.
+pub fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
+    let mut total = 0.0;
+    let mut size = (h, w);
+    let mut conv = |conv: &Conv2d, size: (usize, usize)| {
+        let [cout, cin_g, k, _] = conv.weight.dims();
+        let (s, p) = (conv.stride[0], k / 2);
+        let out = (out_side(size.0, k, s, p), out_side(size.1, k, s, p));
+        total += conv_flops(batch * cout * out.0 * out.1, cin_g, k);
+        out
+    };
+    let b = &net.backbone;
+    size = conv(&b.conv1, size);
+    size = (out_side(size.0, 3, 2, 1), out_side(size.1, 3, 2, 1));
+    for block in b.stages.iter().flatten() {
+        if let Some(d) = &block.downsample {
+            conv(&d.conv, size);
+        }
+        size = conv(&block.conv1, size);
+        size = conv(&block.conv2, size);
+    }
+    size = conv(&net.head.final_conv, size);
+    let [cin, cout, k, _] = net.head.transpose_conv.weight.dims();
+    total + conv_flops(batch * cin * size.0 * size.1, cout, k)
+}
+
+/// The textbook's network: ResNet-18 (width 64) with 21 classes.
+fn voc_net(device: &Device) -> FcnNet {
+    Fcn::new(&FcnConfig::default(), device).net
+}
+
+const SIZE: (usize, usize) = (320, 480);
+
+/// Runs `run` with `tconv`'s kernels and then with Burn's, restoring the switch.
+fn both((seconds, base_s): (f64, f64), mut run: impl FnMut()) -> (f64, f64) {
+    let before = ops::kernels();
+    ops::set_kernels(Kernels::Tconv);
+    let ours = median_ms(seconds, &mut run);
+    ops::set_kernels(Kernels::Burn);
+    let base = median_ms(base_s, &mut run);
+    ops::set_kernels(before);
+    (ours, base)
+}
+
+fn infer_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+    let net = voc_net(device);
+    let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, device);
+    let (ms, baseline_ms) = both(seconds, || drop(net.forward(x.clone())));
+    BenchRow {
+        name: format!("fcn_infer_b{batch}"),
+        ms,
+        baseline_ms,
+        gflops: forward_flops(&net, batch, SIZE) / ms / 1e6,
+    }
+}
+
+/// One step of the textbook's training: forward, per-pixel cross-entropy, backward,
+/// SGD with weight decay.
+fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+    let ad = device.clone().autodiff();
+    let net0 = voc_net(device);
+    let flops = 3.0 * forward_flops(&net0, batch, SIZE);
+    let mut net = Some(net0.train());
+    let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, &ad);
+    let labels = Tensor::<3, Int>::random(
+        [batch, SIZE.0, SIZE.1],
+        Distribution::Uniform(0.0, 21.0),
+        &ad,
+    );
+    let mut optim = SgdConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
+        .init();
+    let (ms, baseline_ms) = both(seconds, || {
+        let model = net.take().expect("the model is put back after each step");
+        let logits = model.forward(x.clone());
+        let loss = crate::loss::cross_entropy(logits, labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        net = Some(optim.step(1e-3, model, grads));
+    });
+    BenchRow {
+        name: format!("fcn_train_b{batch}"),
+        ms,
+        baseline_ms,
+        gflops: flops / ms / 1e6,
+    }
+}
+
+/// Runs the selected cases, calling `done` after each.
+pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<BenchRow> {
+    let device = Device::flex();
+    let base_s = if options.skip_baseline {
+        f64::NAN
+    } else {
+        options.seconds
+    };
+    let seconds = (options.seconds, base_s);
+    let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
+    let mut rows = Vec::new();
+    let mut push = |row: BenchRow| {
+        done(&row);
+        rows.push(row);
+    };
+    for case in KERNELS.iter().filter(|c| wanted(c.name)) {
+        push(kernel_row(case, seconds, &device));
+    }
+    for batch in [1, 8] {
+        if wanted(&format!("fcn_infer_b{batch}")) {
+            push(infer_row(batch, seconds, &device));
+        }
+    }
+    if wanted("fcn_train_b8") {
+        push(train_row(8, seconds, &device));
+    }
+    rows
+}
