@@ -26,7 +26,7 @@ pub struct Args {
 
 fn line(row: &BenchRow) -> String {
     format!(
-        "{:<24} {:>10.2} {:>10.2} {:>7.2}× {:>8.1}",
+        "{:<24} {:>10.3} {:>10.3} {:>7.2}× {:>8.1}",
         row.name,
         row.ms,
         row.baseline_ms,

@@ -317,3 +317,37 @@ fn fused_conv_batch_norm_equals_the_unfused_layers() {
         }
     }
 }
+
+/// Inference's max pooling equals Burn's for the stem's pool and other shapes,
+/// with padding that never wins over negative values.
+#[test]
+fn max_pool_equals_burns() {
+    use burn::nn::pool::MaxPool2dConfig;
+
+    let device = Device::flex();
+    for (i, &(k, s, p, h, w)) in [
+        (3, 2, 1, 16, 24),
+        (3, 2, 1, 15, 9),
+        (2, 2, 0, 8, 8),
+        (3, 1, 1, 5, 7),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let pool = MaxPool2dConfig::new([k, k])
+            .with_strides([s, s])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .init();
+        // All negative in the first image, so a padded zero would show.
+        let mut x = array4(200 + i as u64, [2, 3, h, w]);
+        x.slice_mut(ndarray::s![0, .., .., ..])
+            .mapv_inplace(|v| v.abs() * -1.0 - 0.1);
+        let x = tensor4(&x, &device);
+        let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        let calls = ops::tconv_calls();
+        let ours = array(ops::max_pool2d(&pool, x.clone()));
+        assert_eq!(ops::tconv_calls() - calls, 1, "ran on tconv");
+        let burn = array(pool.forward(x));
+        assert_eq!(ours, burn, "case {i}");
+    }
+}

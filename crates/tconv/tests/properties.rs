@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Case, case, error};
+use common::{Case, case, error, subpixel_case};
 use ndarray::Array4;
 use proptest::prelude::*;
 use tconv::{grads, reference};
@@ -93,6 +93,27 @@ proptest! {
             }
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
             (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
+        }
+    }
+
+    #[test]
+    fn sub_pixel_transposed_convolution_equals_reference(c in subpixel_case()) {
+        let (x, w, b, p) = (c.input(), c.transpose_weight(), c.bias(), c.transpose_params());
+        let fast = tconv::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+        let slow = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+        match (fast, slow) {
+            (Ok(fast), Ok(slow)) => close("output", &fast, &slow)?,
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
+        }
+        // The same scatter is a strided convolution's input gradient.
+        let cp = c.conv_params();
+        let wc = c.conv_weight();
+        if let Ok(y) = reference::conv2d(x.view(), wc.view(), None, &cp) {
+            let gy = common::array4(c.seed + 3, y.dim());
+            let fg = grads::conv2d_input_grad(x.dim(), wc.view(), gy.view(), &cp).unwrap();
+            let sg = reference::conv2d_backward(x.view(), wc.view(), gy.view(), false, &cp).unwrap();
+            close("conv2d grad_input", &fg, &sg.input)?;
         }
     }
 

@@ -177,7 +177,7 @@ impl ResNet18 {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv_bn(&self.conv1, &self.bn1, x, None, true);
-        let mut x = self.maxpool.forward(x);
+        let mut x = crate::ops::max_pool2d(&self.maxpool, x);
         for block in self.stages.iter().flatten() {
             x = block.forward(x);
         }

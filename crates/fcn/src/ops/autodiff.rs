@@ -8,7 +8,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::ops::{ActivationOps, FloatTensorOps};
+use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
@@ -255,6 +255,16 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
             y = Self::float_add(y, r);
         }
         if relu { Self::relu(y) } else { y }
+    }
+
+    /// Burn's own pooling, which records the argmax for the backward pass.
+    fn tconv_max_pool2d(
+        x: Tracked<B, C>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Tracked<B, C> {
+        Self::max_pool2d(x, kernel, stride, padding, [1, 1], false)
     }
 
     fn tconv_bias_grad(grad: Tracked<B, C>) -> Tracked<B, C> {

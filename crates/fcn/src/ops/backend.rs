@@ -80,6 +80,14 @@ pub trait TconvBackend: burn::backend::Backend {
     /// The bias gradient of either convolution: `grad` summed per channel.
     fn tconv_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// Max pooling (floor mode, dilation 1).
+    fn tconv_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self>;
+
     /// Inference: `conv2d(x, weight) · scale + shift` per output channel (a
     /// BatchNorm folded in), plus `residual`, then ReLU if asked, in one pass over
     /// the output.
@@ -276,6 +284,20 @@ impl TconvBackend for Flex {
                 }
             });
         FlexTensor::from_data(TensorData::new(values, shape))
+    }
+
+    fn tconv_max_pool2d(
+        x: FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let x = Dense::new(x);
+        let (n, c, h, w) = x.dim4();
+        let (values, (oh, ow)) =
+            super::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
+        FlexTensor::from_data(TensorData::new(values, [n, c, oh, ow]))
     }
 
     fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {

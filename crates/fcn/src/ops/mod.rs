@@ -11,12 +11,14 @@
 
 mod autodiff;
 mod backend;
+mod pool;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
@@ -92,16 +94,22 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     ))
 }
 
-/// The parameters of `conv` when `tconv` runs it on `x`: f32, `tconv` kernels
-/// chosen, symmetric padding (Burn's `Same` pads one side more for even kernels).
-fn tconv_params(conv: &Conv2d, x: &Tensor<4>) -> Option<Conv2dParams> {
-    let padding = match conv.padding {
+/// `[top, left]` when the padding is the same on both sides (Burn's `Same` pads
+/// one side more for even kernels).
+fn symmetric(padding: &PaddingConfig2d) -> Option<[usize; 2]> {
+    match *padding {
         PaddingConfig2d::Valid => Some([0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) => {
             (top == bottom && left == right).then_some([top, left])
         }
         PaddingConfig2d::Same => None,
-    };
+    }
+}
+
+/// The parameters of `conv` when `tconv` runs it on `x`: f32, `tconv` kernels
+/// chosen, symmetric padding.
+fn tconv_params(conv: &Conv2d, x: &Tensor<4>) -> Option<Conv2dParams> {
+    let padding = symmetric(&conv.padding);
     padding
         .filter(|_| use_tconv(x))
         .map(|padding| Conv2dParams {
@@ -139,4 +147,20 @@ pub fn conv2d_affine(
         relu,
         params,
     ))
+}
+
+/// `pool`'s forward pass: `tconv`'s plain kernel in inference, Burn's (which keeps
+/// the argmax for backward) on an autodiff device.
+pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = symmetric(&pool.padding);
+    let plain = pool.dilation == [1, 1] && !pool.ceil_mode && !x.device().is_autodiff();
+    match padding.filter(|_| plain && use_tconv(&x)) {
+        Some(padding) => Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_max_pool2d(
+            x.into_dispatch(),
+            pool.kernel_size,
+            pool.stride,
+            padding,
+        )),
+        None => pool.forward(x),
+    }
 }

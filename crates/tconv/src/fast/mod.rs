@@ -6,6 +6,7 @@
 mod gemm;
 mod lowered;
 mod lowering;
+mod subpixel;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis};
 
@@ -74,7 +75,7 @@ pub(crate) fn conv_transpose2d(
     bias: Option<ArrayView1<f32>>,
 ) -> Array4<f32> {
     let mut out = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
-    lowered::scatter(geo, &contiguous(&input), &contiguous(&weight), &mut out);
+    scatter(geo, &contiguous(&input), &contiguous(&weight), &mut out);
     let mut out = into_array(img_dim(geo), out);
     add_bias(&mut out, bias);
     out
@@ -93,7 +94,7 @@ pub(crate) fn conv2d_backward(
         contiguous(&grad_output),
     );
     let mut gx = vec![0.0; x.len()];
-    lowered::scatter(geo, &gy, &w, &mut gx);
+    scatter(geo, &gy, &w, &mut gx);
     let gw = lowered::weight_grad(geo, &x, &gy);
     ConvGrads {
         input: into_array(input.dim(), gx),
@@ -124,6 +125,15 @@ pub(crate) fn conv_transpose2d_backward(
     }
 }
 
+/// `img += col2im(Wᵀ · col)`, by the sub-pixel form where it applies.
+fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
+    if subpixel::applies(geo) {
+        subpixel::scatter(geo, col, weight, img);
+    } else {
+        lowered::scatter(geo, col, weight, img);
+    }
+}
+
 /// `grad_input` of a convolution (a transposed convolution of `grad_output`).
 pub(crate) fn conv2d_input_grad(
     geo: &Geometry,
@@ -131,7 +141,7 @@ pub(crate) fn conv2d_input_grad(
     grad_output: ArrayView4<f32>,
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
-    lowered::scatter(
+    scatter(
         geo,
         &contiguous(&grad_output),
         &contiguous(&weight),

@@ -168,3 +168,28 @@ pub fn error<D: ndarray::Dimension>(
         .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
     (err, scale)
 }
+
+/// Cases the sub-pixel kernel takes: no groups or dilation, each kernel side a
+/// multiple (1–3) of its stride, a stride across of 8 or more.
+pub fn subpixel_case() -> impl Strategy<Value = Case> {
+    (
+        case(),
+        pair(1..=3),
+        (1usize..=4, 8usize..=10),
+        any::<[u16; 4]>(),
+    )
+        .prop_map(|(c, m, s, r)| {
+            let stride = [s.0, s.1];
+            let kernel = [m[0] * stride[0], m[1] * stride[1]];
+            let pick = |r: u16, n: usize| r as usize % n;
+            Case {
+                groups: 1,
+                dilation: [1, 1],
+                kernel,
+                stride,
+                padding: [pick(r[0], kernel[0]), pick(r[1], kernel[1])],
+                output_padding: [pick(r[2], stride[0]), pick(r[3], stride[1])],
+                ..c
+            }
+        })
+}
