@@ -28,7 +28,7 @@ pub(crate) fn applies(geo: &Geometry) -> bool {
     geo.groups == 1
         && geo.dilation == [1, 1]
         && geo.stride[1] >= 8
-        && (0..2).all(|d| geo.kernel[d] % geo.stride[d] == 0)
+        && (0..2).all(|d| geo.kernel[d].is_multiple_of(geo.stride[d]))
 }
 
 /// Range `start..end` of `q` whose outputs `q·s + r − p` fall in `0..out` for the
