@@ -341,7 +341,7 @@ fn max_pool_equals_burns() {
         // All negative in the first image, so a padded zero would show.
         let mut x = array4(200 + i as u64, [2, 3, h, w]);
         x.slice_mut(ndarray::s![0, .., .., ..])
-            .mapv_inplace(|v| v.abs() * -1.0 - 0.1);
+            .mapv_inplace(|v| -v.abs() - 0.1);
         let x = tensor4(&x, &device);
         let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
         let calls = ops::tconv_calls();
