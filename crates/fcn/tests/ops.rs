@@ -351,3 +351,75 @@ fn max_pool_equals_burns() {
         assert_eq!(ours, burn, "case {i}");
     }
 }
+
+/// Training-mode BatchNorm on the parallel kernels equals Burn's: output, batch
+/// statistics and the gradients of input, gamma and beta.
+#[test]
+fn training_batch_norm_equals_burns() {
+    let device = Device::flex().autodiff();
+    for (i, &(n, c, h, w)) in [(2, 3, 5, 7), (4, 8, 3, 3), (1, 2, 6, 1)]
+        .iter()
+        .enumerate()
+    {
+        let seed = 300 + i as u64;
+        let mut x = array4(seed, [n, c, h, w]);
+        x.mapv_inplace(|v| v * 3.0 + 1.5);
+        let vec1 = |s: u64, offset: f32| {
+            let v: Vec<f32> = values(s, c).iter().map(|v| v * 0.5 + offset).collect();
+            Tensor::<1>::from_data(TensorData::new(v, [c]), &device).require_grad()
+        };
+        let r = tensor4(&array4(seed + 9, [n, c, h, w]), &device);
+        let run = |kernels: Kernels| {
+            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+            ops::set_kernels(kernels);
+            let xt = tensor4(&x, &device).require_grad();
+            let (gamma, beta) = (vec1(seed + 1, 1.0), vec1(seed + 2, 0.0));
+            let (y, mean, var) = if kernels == Kernels::Tconv {
+                ops::batch_norm_train(xt.clone(), gamma.clone(), beta.clone(), 1e-5)
+            } else {
+                let o = burn::tensor::module::batch_norm_train(
+                    xt.clone(),
+                    gamma.clone(),
+                    beta.clone(),
+                    1e-5,
+                );
+                (o.output, o.mean, o.variance)
+            };
+            let grads = (y.clone() * r.clone()).sum().backward();
+            ops::set_kernels(Kernels::Tconv);
+            let flat1 = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let flat4 = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            [
+                flat4(y.inner()),
+                flat1(mean.inner()),
+                flat1(var.inner()),
+                flat4(xt.grad(&grads).unwrap()),
+                flat1(gamma.grad(&grads).unwrap()),
+                flat1(beta.grad(&grads).unwrap()),
+            ]
+        };
+        let (ours, burn) = (run(Kernels::Tconv), run(Kernels::Burn));
+        for (what, (a, b)) in [
+            "output",
+            "mean",
+            "variance",
+            "grad x",
+            "grad gamma",
+            "grad beta",
+        ]
+        .iter()
+        .zip(ours.iter().zip(&burn))
+        {
+            assert_eq!(a.len(), b.len(), "{what}");
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let err = a
+                .iter()
+                .zip(b)
+                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                err <= 1e-4 * scale,
+                "case {i} {what}: error {err} at scale {scale}"
+            );
+        }
+    }
+}

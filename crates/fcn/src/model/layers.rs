@@ -196,9 +196,14 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     }
     let [n, _, h, w] = x.dims();
     let count = (n * h * w) as f64;
-    let result =
-        burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
-    let device = result.output.device();
+    let (output, batch_mean, batch_var) = if crate::ops::on_tconv(&x) {
+        crate::ops::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon)
+    } else {
+        let r =
+            burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        (r.output, r.mean, r.variance)
+    };
+    let device = output.device();
     let momentum = bn.momentum;
     let unbiased = if count > 1.0 {
         count / (count - 1.0)
@@ -209,15 +214,15 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let var = bn.running_var.value_sync().to_device(&device);
     bn.running_mean.update(
         mean.mul_scalar(1.0 - momentum)
-            .add(result.mean.detach().mul_scalar(momentum))
+            .add(batch_mean.detach().mul_scalar(momentum))
             .detach(),
     );
     bn.running_var.update(
         var.mul_scalar(1.0 - momentum)
-            .add(result.variance.detach().mul_scalar(momentum * unbiased))
+            .add(batch_var.detach().mul_scalar(momentum * unbiased))
             .detach(),
     );
-    result.output
+    output
 }
 
 /// `conv`, then `bn`, then `residual` added, then ReLU if asked. In inference the

@@ -13,7 +13,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-use super::backend::{Bias, TconvBackend};
+use super::backend::{BatchNormGrads, Bias, TconvBackend};
 
 /// Which convolution a backward step belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +108,32 @@ impl<B: TconvBackend> Backward<B, 3> for ConvBackward {
 }
 
 type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// The backward step of a training-mode BatchNorm (parents: input, gamma, beta).
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: TconvBackend> Backward<B, 3> for BatchNormBackward {
+    /// The input, gamma, the batch statistics and epsilon.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, gamma_node, beta_node] =
+            ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, stats, eps) = ops.state;
+        let g = B::tconv_bn_backward(x, gamma, stats, grad, eps);
+        if let Some(id) = x_node {
+            grads.register::<B>(id, g.input);
+        }
+        if let Some(id) = gamma_node {
+            grads.register::<B>(id, g.gamma);
+        }
+        if let Some(id) = beta_node {
+            grads.register::<B>(id, g.beta);
+        }
+    }
+}
 
 fn forward<B: TconvBackend, C: CheckpointStrategy>(
     x: Tracked<B, C>,
@@ -265,6 +291,68 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         padding: [usize; 2],
     ) -> Tracked<B, C> {
         Self::max_pool2d(x, kernel, stride, padding, [1, 1], false)
+    }
+
+    fn tconv_bn_stats(x: Tracked<B, C>) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_bn_stats(x.into_primitive()))
+    }
+
+    fn tconv_bn_train(
+        x: Tracked<B, C>,
+        gamma: Tracked<B, C>,
+        beta: Tracked<B, C>,
+        stats: Tracked<B, C>,
+        eps: f64,
+    ) -> Tracked<B, C> {
+        match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, gp, st) = (
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    stats.into_primitive(),
+                );
+                let y = B::tconv_bn_train(
+                    xp.clone(),
+                    gp.clone(),
+                    beta.into_primitive(),
+                    st.clone(),
+                    eps,
+                );
+                prep.finish((xp, gp, st, eps), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tconv_bn_train(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                stats.into_primitive(),
+                eps,
+            )),
+        }
+    }
+
+    fn tconv_bn_backward(
+        x: Tracked<B, C>,
+        gamma: Tracked<B, C>,
+        stats: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        eps: f64,
+    ) -> BatchNormGrads<Self> {
+        let g = B::tconv_bn_backward(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            stats.into_primitive(),
+            grad.into_primitive(),
+            eps,
+        );
+        BatchNormGrads {
+            input: constant::<B, C>(g.input),
+            gamma: constant::<B, C>(g.gamma),
+            beta: constant::<B, C>(g.beta),
+        }
     }
 
     fn tconv_bias_grad(grad: Tracked<B, C>) -> Tracked<B, C> {

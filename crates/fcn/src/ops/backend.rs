@@ -32,6 +32,14 @@ impl<B: burn::backend::Backend> Bias<B> {
     }
 }
 
+/// The three gradients of a training-mode BatchNorm.
+#[derive(ExtensionType)]
+pub struct BatchNormGrads<B: burn::backend::Backend> {
+    pub input: FloatTensor<B>,
+    pub gamma: FloatTensor<B>,
+    pub beta: FloatTensor<B>,
+}
+
 /// Convolutions on `tconv` kernels, forward and one gradient at a time.
 #[backend_extension(Flex, Autodiff)]
 pub trait TconvBackend: burn::backend::Backend {
@@ -79,6 +87,29 @@ pub trait TconvBackend: burn::backend::Backend {
 
     /// The bias gradient of either convolution: `grad` summed per channel.
     fn tconv_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Per-channel batch statistics of `x`: `[2, C]`, the mean then the biased
+    /// variance (no gradient flows through them).
+    fn tconv_bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Training-mode BatchNorm with `stats` from [`Self::tconv_bn_stats`] of the
+    /// same `x`; its gradient treats the statistics as functions of `x`.
+    fn tconv_bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients of [`Self::tconv_bn_train`] for the upstream `grad`.
+    fn tconv_bn_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> BatchNormGrads<Self>;
 
     /// Max pooling (floor mode, dilation 1).
     fn tconv_max_pool2d(
@@ -298,6 +329,73 @@ impl TconvBackend for Flex {
         let (values, (oh, ow)) =
             super::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
         FlexTensor::from_data(TensorData::new(values, [n, c, oh, ow]))
+    }
+
+    fn tconv_bn_stats(x: FlexTensor) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let x = Dense::new(x);
+        let (n, c, h, w) = x.dim4();
+        let (mut mean, var) = super::batch_norm::stats(x.slice(), n, c, h * w);
+        mean.extend(var);
+        FlexTensor::from_data(TensorData::new(mean, [2, c]))
+    }
+
+    fn tconv_bn_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        stats: FlexTensor,
+        eps: f64,
+    ) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let (x, gamma, beta, stats) = (
+            Dense::new(x),
+            Dense::new(gamma),
+            Dense::new(beta),
+            Dense::new(stats),
+        );
+        let (n, c, h, w) = x.dim4();
+        let (mean, var) = stats.slice().split_at(c);
+        let inv_std = super::batch_norm::inv_std(var, eps);
+        let y = super::batch_norm::normalize(
+            x.slice(),
+            c,
+            h * w,
+            (mean, &inv_std),
+            (gamma.slice(), beta.slice()),
+        );
+        FlexTensor::from_data(TensorData::new(y, [n, c, h, w]))
+    }
+
+    fn tconv_bn_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        stats: FlexTensor,
+        grad: FlexTensor,
+        eps: f64,
+    ) -> BatchNormGrads<Self> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let (x, gamma, stats, grad) = (
+            Dense::new(x),
+            Dense::new(gamma),
+            Dense::new(stats),
+            Dense::new(grad),
+        );
+        let (n, c, h, w) = x.dim4();
+        let (mean, var) = stats.slice().split_at(c);
+        let inv_std = super::batch_norm::inv_std(var, eps);
+        let (gx, gg, gb) = super::batch_norm::backward(
+            x.slice(),
+            grad.slice(),
+            (n, c, h * w),
+            (mean, &inv_std),
+            gamma.slice(),
+        );
+        BatchNormGrads {
+            input: FlexTensor::from_data(TensorData::new(gx, [n, c, h, w])),
+            gamma: FlexTensor::from_data(TensorData::new(gg, [c])),
+            beta: FlexTensor::from_data(TensorData::new(gb, [c])),
+        }
     }
 
     fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {

@@ -11,6 +11,7 @@
 
 mod autodiff;
 mod backend;
+mod batch_norm;
 mod pool;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,4 +164,34 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         )),
         None => pool.forward(x),
     }
+}
+
+/// Whether the `tconv` kernels run on `x` (chosen, and `x` is f32).
+pub fn on_tconv(x: &Tensor<4>) -> bool {
+    use_tconv(x)
+}
+
+/// Training-mode BatchNorm on per-channel parallel kernels: the output and the
+/// batch `(mean, biased variance)` for the running statistics. For inputs
+/// [`on_tconv`] accepts.
+pub fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let c = x.dims()[1];
+    let stats: Tensor<2> = Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_bn_stats(
+        x.clone().into_dispatch(),
+    ));
+    let y = Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_bn_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        stats.clone().into_dispatch(),
+        eps,
+    ));
+    let mean = stats.clone().slice([0..1, 0..c]).reshape([c]);
+    let var = stats.slice([1..2, 0..c]).reshape([c]);
+    (y, mean, var)
 }

@@ -1,0 +1,104 @@
+//! BatchNorm in training, per channel and in parallel: statistics in two passes
+//! (mean, then variance about it), the normalisation in one, and the backward pass
+//! in two. Burn's generic version composes a dozen whole-tensor ops.
+
+use rayon::prelude::*;
+
+/// Per-channel `(mean, biased variance)` of `x` laid out `[n, c, plane]`.
+pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>) {
+    let count = (n * plane).max(1) as f64;
+    let per_channel: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let planes = || (0..n).map(move |b| &x[(b * c + ch) * plane..][..plane]);
+            let sum: f64 = planes()
+                .map(|p| p.iter().map(|&v| v as f64).sum::<f64>())
+                .sum();
+            let mean = sum / count;
+            let sq: f64 = planes()
+                .map(|p| {
+                    p.iter()
+                        .map(|&v| (v as f64 - mean) * (v as f64 - mean))
+                        .sum::<f64>()
+                })
+                .sum();
+            (mean as f32, (sq / count) as f32)
+        })
+        .collect();
+    per_channel.into_iter().unzip()
+}
+
+/// `1 / sqrt(var + eps)` per channel.
+pub fn inv_std(var: &[f32], eps: f64) -> Vec<f32> {
+    var.iter()
+        .map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32)
+        .collect()
+}
+
+/// `(x − mean) · inv_std · gamma + beta`, per channel.
+pub fn normalize(
+    x: &[f32],
+    c: usize,
+    plane: usize,
+    (mean, inv_std): (&[f32], &[f32]),
+    (gamma, beta): (&[f32], &[f32]),
+) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(plane.max(1))
+        .zip(x.par_chunks(plane.max(1)))
+        .enumerate()
+        .for_each(|(i, (out, src))| {
+            let ch = i % c;
+            let a = inv_std[ch] * gamma[ch];
+            let b = beta[ch] - mean[ch] * a;
+            for (o, &v) in out.iter_mut().zip(src) {
+                *o = v * a + b;
+            }
+        });
+    y
+}
+
+/// Gradients of [`normalize`] with the statistics taken from `x` itself:
+/// `(grad x, grad gamma, grad beta)`.
+pub fn backward(
+    x: &[f32],
+    grad: &[f32],
+    (n, c, plane): (usize, usize, usize),
+    (mean, inv_std): (&[f32], &[f32]),
+    gamma: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let count = (n * plane).max(1) as f64;
+    // Per channel: Σ grad and Σ grad · x̂.
+    let sums: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (m, s) = (mean[ch] as f64, inv_std[ch] as f64);
+            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+            for b in 0..n {
+                let at = (b * c + ch) * plane;
+                for (&g, &v) in grad[at..at + plane].iter().zip(&x[at..at + plane]) {
+                    sg += g as f64;
+                    sgx += g as f64 * (v as f64 - m) * s;
+                }
+            }
+            (sg, sgx)
+        })
+        .collect();
+    let mut gx = vec![0.0f32; x.len()];
+    gx.par_chunks_mut(plane.max(1))
+        .enumerate()
+        .for_each(|(i, out)| {
+            let ch = i % c;
+            let (sg, sgx) = sums[ch];
+            let (m, s) = (mean[ch], inv_std[ch]);
+            let k = gamma[ch] * s;
+            let (mg, mgx) = ((sg / count) as f32, (sgx / count) as f32);
+            let at = i * plane;
+            for ((o, &g), &v) in out.iter_mut().zip(&grad[at..]).zip(&x[at..]) {
+                *o = k * (g - mg - (v - m) * s * mgx);
+            }
+        });
+    let ggamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
+    let gbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();
+    (gx, ggamma, gbeta)
+}
