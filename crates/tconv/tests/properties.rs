@@ -102,18 +102,27 @@ proptest! {
         let fast = tconv::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
         let slow = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
         match (fast, slow) {
-            (Ok(fast), Ok(slow)) => close("output", &fast, &slow)?,
+            (Ok(fast), Ok(slow)) => {
+                close("output", &fast, &slow)?;
+                let gy = common::array4(c.seed + 3, slow.dim());
+                let fg = tconv::conv_transpose2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
+                let sg = reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
+                close("grad_input", &fg.input, &sg.input)?;
+                close("grad_weight", &fg.weight, &sg.weight)?;
+            }
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
             (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
         }
-        // The same scatter is a strided convolution's input gradient.
+        // The same three products serve a strided convolution with these taps.
         let cp = c.conv_params();
         let wc = c.conv_weight();
         if let Ok(y) = reference::conv2d(x.view(), wc.view(), None, &cp) {
+            close("conv2d output", &tconv::conv2d(x.view(), wc.view(), None, &cp).unwrap(), &y)?;
             let gy = common::array4(c.seed + 3, y.dim());
-            let fg = grads::conv2d_input_grad(x.dim(), wc.view(), gy.view(), &cp).unwrap();
+            let fg = tconv::conv2d_backward(x.view(), wc.view(), gy.view(), false, &cp).unwrap();
             let sg = reference::conv2d_backward(x.view(), wc.view(), gy.view(), false, &cp).unwrap();
-            close("conv2d grad_input", &fg, &sg.input)?;
+            close("conv2d grad_input", &fg.input, &sg.input)?;
+            close("conv2d grad_weight", &fg.weight, &sg.weight)?;
         }
     }
 

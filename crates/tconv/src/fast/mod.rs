@@ -62,7 +62,7 @@ pub(crate) fn conv2d(
     bias: Option<ArrayView1<f32>>,
 ) -> Array4<f32> {
     let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-    lowered::correlate(geo, &contiguous(&input), &contiguous(&weight), &mut out);
+    correlate(geo, &contiguous(&input), &contiguous(&weight), &mut out);
     let mut out = into_array(col_dim(geo), out);
     add_bias(&mut out, bias);
     out
@@ -95,7 +95,7 @@ pub(crate) fn conv2d_backward(
     );
     let mut gx = vec![0.0; x.len()];
     scatter(geo, &gy, &w, &mut gx);
-    let gw = lowered::weight_grad(geo, &x, &gy);
+    let gw = weight_grad(geo, &x, &gy);
     ConvGrads {
         input: into_array(input.dim(), gx),
         weight: into_array(weight.dim(), gw),
@@ -116,8 +116,8 @@ pub(crate) fn conv_transpose2d_backward(
         contiguous(&grad_output),
     );
     let mut gx = vec![0.0; x.len()];
-    lowered::correlate(geo, &gy, &w, &mut gx);
-    let gw = lowered::weight_grad(geo, &gy, &x);
+    correlate(geo, &gy, &w, &mut gx);
+    let gw = weight_grad(geo, &gy, &x);
     ConvGrads {
         input: into_array(input.dim(), gx),
         weight: into_array(weight.dim(), gw),
@@ -131,6 +131,24 @@ fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
         subpixel::scatter(geo, col, weight, img);
     } else {
         lowered::scatter(geo, col, weight, img);
+    }
+}
+
+/// `col = W · im2col(img)`, by the sub-pixel form where it applies.
+fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
+    if subpixel::applies(geo) {
+        subpixel::gather(geo, img, weight, col);
+    } else {
+        lowered::correlate(geo, img, weight, col);
+    }
+}
+
+/// `gW = Σ col · im2col(img)ᵀ`, by the sub-pixel form where it applies.
+fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
+    if subpixel::applies(geo) {
+        subpixel::weight_grad(geo, img, col)
+    } else {
+        lowered::weight_grad(geo, img, col)
     }
 }
 
@@ -155,7 +173,7 @@ pub(crate) fn conv2d_weight_grad(
     input: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
 ) -> Vec<f32> {
-    lowered::weight_grad(geo, &contiguous(&input), &contiguous(&grad_output))
+    weight_grad(geo, &contiguous(&input), &contiguous(&grad_output))
 }
 
 /// `grad_input` of a transposed convolution (a convolution of `grad_output`).
@@ -165,7 +183,7 @@ pub(crate) fn conv_transpose2d_input_grad(
     grad_output: ArrayView4<f32>,
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-    lowered::correlate(
+    correlate(
         geo,
         &contiguous(&grad_output),
         &contiguous(&weight),
@@ -179,7 +197,7 @@ pub(crate) fn conv_transpose2d_weight_grad(
     input: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
 ) -> Vec<f32> {
-    lowered::weight_grad(geo, &contiguous(&grad_output), &contiguous(&input))
+    weight_grad(geo, &contiguous(&grad_output), &contiguous(&input))
 }
 
 pub(crate) fn weight_array(dim: (usize, usize, usize, usize), data: Vec<f32>) -> Array4<f32> {

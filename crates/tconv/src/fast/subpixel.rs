@@ -188,3 +188,197 @@ fn phase_image(
         }
     }
 }
+
+/// The layout both backward products share: every position `(qy, qx)` that any
+/// phase uses, with `k = C_in·my·mx` input rows and `m = C_out·s_x` phase columns.
+struct Plan {
+    k: usize,
+    m: usize,
+    qy: (usize, usize),
+    qx: (usize, usize),
+}
+
+impl Plan {
+    fn new(geo: &Geometry) -> Self {
+        let [c_out, oh, ow] = geo.img;
+        let [sy, sx] = geo.stride;
+        let (my, mx) = (geo.kernel[0] / sy, geo.kernel[1] / sx);
+        Self {
+            k: geo.col[0] * my * mx,
+            m: c_out * sx,
+            qy: q_range(oh, sy, geo.padding[0], (0, sy - 1)),
+            qx: q_range(ow, sx, geo.padding[1], (0, sx - 1)),
+        }
+    }
+
+    fn nqx(&self) -> usize {
+        self.qx.1 - self.qx.0
+    }
+
+    fn positions(&self) -> usize {
+        (self.qy.1 - self.qy.0) * self.nqx()
+    }
+
+    /// The `(ci, jy, jx)` rows of one column-side image and where each lands:
+    /// calls `f(row, position, column-side index)` for every valid pair.
+    fn for_each_input(&self, geo: &Geometry, mut f: impl FnMut(usize, usize, usize)) {
+        let [c_in, h, w] = geo.col;
+        let (my, mx) = (geo.kernel[0] / geo.stride[0], geo.kernel[1] / geo.stride[1]);
+        let nqx = self.nqx();
+        for ci in 0..c_in {
+            for jy in 0..my {
+                for jx in 0..mx {
+                    let row = (ci * my + jy) * mx + jx;
+                    for qy in self.qy.0..self.qy.1 {
+                        let Some(iy) = qy.checked_sub(jy).filter(|&iy| iy < h) else {
+                            continue;
+                        };
+                        for qx in self.qx.0..self.qx.1 {
+                            if let Some(ix) = qx.checked_sub(jx).filter(|&ix| ix < w) {
+                                let pos = (qy - self.qy.0) * nqx + qx - self.qx.0;
+                                f(row, pos, (ci * h + iy) * w + ix);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dY_ry[(qy, qx), (co, rx)]` = the image-side values of phase `ry`, zero where
+    /// the output position falls outside.
+    fn gather_phase(&self, geo: &Geometry, img: &[f32], ry: usize, out: &mut [f32]) {
+        let [c_out, oh, ow] = geo.img;
+        let [sy, sx] = geo.stride;
+        let [py, px] = geo.padding;
+        out.fill(0.0);
+        for qy in self.qy.0..self.qy.1 {
+            let Some(oy) = (qy * sy + ry).checked_sub(py).filter(|&oy| oy < oh) else {
+                continue;
+            };
+            for qx in self.qx.0..self.qx.1 {
+                let first = (qx * sx) as isize - px as isize;
+                let lo = (-first).max(0) as usize;
+                let hi = ((ow as isize - first).min(sx as isize)).max(0) as usize;
+                if lo >= hi {
+                    continue;
+                }
+                let pos = (qy - self.qy.0) * self.nqx() + qx - self.qx.0;
+                let dst = &mut out[pos * self.m..(pos + 1) * self.m];
+                for co in 0..c_out {
+                    let at = (co * oh + oy) * ow + (first + lo as isize) as usize;
+                    dst[co * sx + lo..co * sx + hi].copy_from_slice(&img[at..at + hi - lo]);
+                }
+            }
+        }
+    }
+}
+
+/// `W_ryᵀ[(ci, jy, jx), (co, rx)]` for every phase, phase-major.
+fn all_taps(geo: &Geometry, weight: &[f32], plan: &Plan) -> Vec<f32> {
+    let [c_out, _, _] = geo.img;
+    let c_in = geo.col[0];
+    let [kh, kw] = geo.kernel;
+    let [sy, sx] = geo.stride;
+    let (my, mx) = (kh / sy, kw / sx);
+    let (k, m) = (plan.k, plan.m);
+    let mut taps = vec![0.0f32; sy * k * m];
+    taps.par_chunks_mut((k * m).max(1))
+        .enumerate()
+        .for_each(|(ry, out)| {
+            for ci in 0..c_in {
+                for co in 0..c_out {
+                    for jy in 0..my {
+                        let src = &weight[((ci * c_out + co) * kh + jy * sy + ry) * kw..][..kw];
+                        for jx in 0..mx {
+                            let row = ((ci * my + jy) * mx + jx) * m + co * sx;
+                            out[row..row + sx].copy_from_slice(&src[jx * sx..(jx + 1) * sx]);
+                        }
+                    }
+                }
+            }
+        });
+    taps
+}
+
+/// `col = correlation of img` (see [`super::lowered::correlate`]) in the sub-pixel
+/// form: per image, `dX = Σ_ry W_ryᵀ · dY_ryᵀ`, then each `(ci, jy, jx)` row of
+/// `dX` added back at its input position.
+pub(crate) fn gather(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
+    let plan = Plan::new(geo);
+    let (k, m, positions) = (plan.k, plan.m, plan.positions());
+    let img_size = geo.img[0] * geo.img[1] * geo.img[2];
+    let col_size = geo.col[0] * geo.col[1] * geo.col[2];
+    if positions == 0 || k == 0 || col_size == 0 {
+        return;
+    }
+    let taps = all_taps(geo, weight, &plan);
+    col.par_chunks_mut(col_size)
+        .zip(img.par_chunks(img_size.max(1)))
+        .for_each(|(out, src)| {
+            let mut dx = vec![0.0f32; k * positions];
+            let mut dy = vec![0.0f32; positions * m];
+            for ry in 0..geo.stride[0] {
+                plan.gather_phase(geo, src, ry, &mut dy);
+                let w = Mat::row_major(&taps[ry * k * m..(ry + 1) * k * m], k, m);
+                let d = Mat::row_major(&dy, positions, m).t();
+                matmul(&mut dx, positions, w, d, ry > 0, Parallelism::None);
+            }
+            plan.for_each_input(geo, |row, pos, at| out[at] += dx[row * positions + pos]);
+        });
+}
+
+/// `gW = Σ_n col[n] · im2col(img[n])ᵀ` (see [`super::lowered::weight_grad`]) in the
+/// sub-pixel form: per phase, `Σ_n X_n · dY_ry,n`, written back to the phase's taps.
+pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
+    let plan = Plan::new(geo);
+    let (k, m, positions) = (plan.k, plan.m, plan.positions());
+    let [c_out, _, _] = geo.img;
+    let c_in = geo.col[0];
+    let [kh, kw] = geo.kernel;
+    let [sy, sx] = geo.stride;
+    let (my, mx) = (kh / sy, kw / sx);
+    let mut gw = vec![0.0f32; c_in * c_out * kh * kw];
+    let img_size = geo.img[0] * geo.img[1] * geo.img[2];
+    let col_size = geo.col[0] * geo.col[1] * geo.col[2];
+    if positions == 0 || k == 0 || img_size == 0 || col_size == 0 {
+        return gw;
+    }
+    // X_n for every image, shared by all phases.
+    let lowered: Vec<Vec<f32>> = col
+        .par_chunks(col_size)
+        .map(|x| {
+            let mut out = vec![0.0f32; k * positions];
+            plan.for_each_input(geo, |row, pos, at| out[row * positions + pos] = x[at]);
+            out
+        })
+        .collect();
+    let per_phase: Vec<Vec<f32>> = (0..sy)
+        .into_par_iter()
+        .map(|ry| {
+            let mut acc = vec![0.0f32; k * m];
+            let mut dy = vec![0.0f32; positions * m];
+            for (n, x) in lowered.iter().enumerate() {
+                plan.gather_phase(geo, &img[n * img_size..(n + 1) * img_size], ry, &mut dy);
+                let a = Mat::row_major(x, k, positions);
+                let b = Mat::row_major(&dy, positions, m);
+                matmul(&mut acc, m, a, b, n > 0, Parallelism::None);
+            }
+            acc
+        })
+        .collect();
+    for (ry, acc) in per_phase.iter().enumerate() {
+        for ci in 0..c_in {
+            for co in 0..c_out {
+                for jy in 0..my {
+                    let dst = &mut gw[((ci * c_out + co) * kh + jy * sy + ry) * kw..][..kw];
+                    for jx in 0..mx {
+                        let row = ((ci * my + jy) * mx + jx) * m + co * sx;
+                        dst[jx * sx..(jx + 1) * sx].copy_from_slice(&acc[row..row + sx]);
+                    }
+                }
+            }
+        }
+    }
+    gw
+}
