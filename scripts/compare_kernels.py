@@ -15,8 +15,9 @@ env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
 subprocess.run(["cargo", "build", "--release", "-q", "-p", "tconv", "--example", "kernel_timings"], cwd=root, check=True)
 ours = json.loads(subprocess.run([os.path.join(root, "target/release/examples/kernel_timings"), "--json"],
                                  env=env, check=True, capture_output=True, text=True).stdout)
+only = [a for r in ours for a in ("--only", r["name"])]
 torch = json.loads(subprocess.run([sys.executable, os.path.join(root, "scripts/bench_pytorch.py"), "--json",
-                                   "--threads", str(args.threads)], check=True, capture_output=True, text=True).stdout)
+                                   "--threads", str(args.threads)] + only, check=True, capture_output=True, text=True).stdout)
 theirs = {r["name"]: r for r in torch}
 print("| shape | tconv ms | tconv GFLOP/s | PyTorch ms | PyTorch GFLOP/s | PyTorch time / tconv time |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")

@@ -23,7 +23,7 @@ pub struct Args {
     /// Synthetic images to generate (80 % train, 20 % held out).
     #[arg(long, default_value_t = 1000)]
     n: usize,
-    #[arg(long, default_value = "128x192", value_parser = parse_size)]
+    #[arg(long, default_value = "256x384", value_parser = parse_size)]
     size: (usize, usize),
     #[arg(long, default_value_t = 8)]
     epochs: usize,
