@@ -30,8 +30,7 @@ pub fn conv2d_weight_grad(
 ) -> Result<Array4<f32>, ConvError> {
     let geo = Geometry::conv2d(input.dim(), weight_shape, None, p)?;
     geo.check_grad_output(grad_output.dim())?;
-    let gw = fast::conv2d_weight_grad(&geo, input, grad_output);
-    Ok(fast::weight_array(weight_shape, gw))
+    Ok(fast::conv2d_weight_grad(&geo, input, grad_output))
 }
 
 /// Gradient of [`crate::conv_transpose2d`] with respect to its input of shape
@@ -57,23 +56,11 @@ pub fn conv_transpose2d_weight_grad(
 ) -> Result<Array4<f32>, ConvError> {
     let geo = Geometry::conv_transpose2d(input.dim(), weight_shape, None, p)?;
     geo.check_grad_output(grad_output.dim())?;
-    let gw = fast::conv_transpose2d_weight_grad(&geo, input, grad_output);
-    Ok(fast::weight_array(weight_shape, gw))
+    Ok(fast::conv_transpose2d_weight_grad(&geo, input, grad_output))
 }
 
 /// Gradient of the bias of either convolution: `grad_output` summed over batch,
 /// height and width, per channel.
 pub fn bias_grad(grad_output: ArrayView4<f32>) -> Array1<f32> {
-    let (n, c, _, _) = grad_output.dim();
-    let mut sums = vec![0.0f64; c];
-    for b in 0..n {
-        for (ch, sum) in sums.iter_mut().enumerate() {
-            *sum += grad_output
-                .slice(ndarray::s![b, ch, .., ..])
-                .iter()
-                .map(|&v| v as f64)
-                .sum::<f64>();
-        }
-    }
-    sums.into_iter().map(|v| v as f32).collect()
+    fast::bias_grad(grad_output)
 }

@@ -54,13 +54,13 @@ fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Vec<f32> {
 
 /// A pointer that threads may share because each writes a disjoint part.
 #[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
+pub(super) struct SharedOut(pub(super) *mut f32);
 // SAFETY: used only to write disjoint elements from different threads (see callers).
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
-    fn get(self) -> *mut f32 {
+    pub(super) fn get(self) -> *mut f32 {
         self.0
     }
 }

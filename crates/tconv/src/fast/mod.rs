@@ -51,6 +51,16 @@ fn img_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
     (geo.batch, geo.img[0], geo.img[1], geo.img[2])
 }
 
+/// The weight's shape, `[col_channels, img_channels / groups, kH, kW]` both ways.
+fn weight_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
+    (
+        geo.col[0],
+        geo.img_group_channels(),
+        geo.kernel[0],
+        geo.kernel[1],
+    )
+}
+
 fn col_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
     (geo.batch, geo.col[0], geo.col[1], geo.col[2])
 }
@@ -88,18 +98,10 @@ pub(crate) fn conv2d_backward(
     grad_output: ArrayView4<f32>,
     has_bias: bool,
 ) -> ConvGrads {
-    let (x, w, gy) = (
-        contiguous(&input),
-        contiguous(&weight),
-        contiguous(&grad_output),
-    );
-    let mut gx = vec![0.0; x.len()];
-    scatter(geo, &gy, &w, &mut gx);
-    let gw = weight_grad(geo, &x, &gy);
     ConvGrads {
-        input: into_array(input.dim(), gx),
-        weight: into_array(weight.dim(), gw),
-        bias: has_bias.then(|| channel_sums(&gy, geo.batch, geo.col[0])),
+        input: conv2d_input_grad(geo, weight, grad_output),
+        weight: conv2d_weight_grad(geo, input, grad_output),
+        bias: has_bias.then(|| bias_grad(grad_output)),
     }
 }
 
@@ -110,18 +112,10 @@ pub(crate) fn conv_transpose2d_backward(
     grad_output: ArrayView4<f32>,
     has_bias: bool,
 ) -> ConvGrads {
-    let (x, w, gy) = (
-        contiguous(&input),
-        contiguous(&weight),
-        contiguous(&grad_output),
-    );
-    let mut gx = vec![0.0; x.len()];
-    correlate(geo, &gy, &w, &mut gx);
-    let gw = weight_grad(geo, &gy, &x);
     ConvGrads {
-        input: into_array(input.dim(), gx),
-        weight: into_array(weight.dim(), gw),
-        bias: has_bias.then(|| channel_sums(&gy, geo.batch, geo.img[0])),
+        input: conv_transpose2d_input_grad(geo, weight, grad_output),
+        weight: conv_transpose2d_weight_grad(geo, input, grad_output),
+        bias: has_bias.then(|| bias_grad(grad_output)),
     }
 }
 
@@ -172,8 +166,9 @@ pub(crate) fn conv2d_weight_grad(
     geo: &Geometry,
     input: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
-) -> Vec<f32> {
-    weight_grad(geo, &contiguous(&input), &contiguous(&grad_output))
+) -> Array4<f32> {
+    let gw = weight_grad(geo, &contiguous(&input), &contiguous(&grad_output));
+    into_array(weight_dim(geo), gw)
 }
 
 /// `grad_input` of a transposed convolution (a convolution of `grad_output`).
@@ -196,10 +191,13 @@ pub(crate) fn conv_transpose2d_weight_grad(
     geo: &Geometry,
     input: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
-) -> Vec<f32> {
-    weight_grad(geo, &contiguous(&grad_output), &contiguous(&input))
+) -> Array4<f32> {
+    let gw = weight_grad(geo, &contiguous(&grad_output), &contiguous(&input));
+    into_array(weight_dim(geo), gw)
 }
 
-pub(crate) fn weight_array(dim: (usize, usize, usize, usize), data: Vec<f32>) -> Array4<f32> {
-    into_array(dim, data)
+/// The bias gradient of either convolution: `grad_output` summed per channel.
+pub(crate) fn bias_grad(grad_output: ArrayView4<f32>) -> Array1<f32> {
+    let (n, c, _, _) = grad_output.dim();
+    channel_sums(&contiguous(&grad_output), n, c)
 }

@@ -1,5 +1,6 @@
 //! The sub-pixel form of a transposed convolution whose kernel is a multiple of its
-//! stride (the FCN's k64 s32 upsampling, a k4 s2 decoder).
+//! stride (the FCN's k64 s32 upsampling), and of the two products its backward pass
+//! needs.
 //!
 //! Output position `o` (one dimension) receives `x[i] · w[o + p − i·s]`. Write
 //! `o + p = q·s + r` with `0 ≤ r < s`: the taps that reach `o` are `w[j·s + r]` for
@@ -8,15 +9,17 @@
 //! is written once, by one matrix product, with no column buffer the size of
 //! `channels · k² · H · W` and no col2im scatter.
 //!
-//! One piece of work is one image and one row phase `ry`: with the inputs each
-//! output row of that phase reads laid out as `X` (`C_in·my·mx × positions`) and
-//! the taps of the phase as `W_ry` (`C_out·s_x × C_in·my·mx`), the product
-//! `Xᵀ·W_ryᵀ` holds, for every position `(qy, qx)`, the `s_x` consecutive outputs
-//! of every output channel.
+//! For one row phase `ry` and one image, with the inputs each output row of that
+//! phase reads laid out as `X` (`C_in·my·mx × positions`) and the taps of the phase
+//! as `W_ry` (`C_out·s_x × C_in·my·mx`), the product `Xᵀ·W_ryᵀ` holds, for every
+//! position `(qy, qx)`, the `s_x` consecutive outputs of every output channel. The
+//! correlation ([`gather`]) and the weight gradient ([`weight_grad`]) are the same
+//! products read the other way.
 
 use rayon::prelude::*;
 
 use super::gemm::{Mat, Parallelism, matmul};
+use super::lowered::SharedOut;
 use crate::shape::Geometry;
 
 /// Whether the sub-pixel form computes the scatter of `geo` and pays off: no
@@ -43,34 +46,16 @@ fn q_range(out: usize, s: usize, p: usize, (r_lo, r_hi): (usize, usize)) -> (usi
     (start, end.max(start))
 }
 
-/// A pointer that the pieces share; each writes the rows of its own phase.
-#[derive(Clone, Copy)]
-struct Rows(*mut f32);
-// SAFETY: pieces write disjoint output rows (see `scatter`).
-unsafe impl Send for Rows {}
-unsafe impl Sync for Rows {}
-
-impl Rows {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// `img += transposed convolution of col` (see [`super::lowered::scatter`]), for a
 /// geometry [`applies`] accepts.
 pub(crate) fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
-    let [c_out, oh, ow] = geo.img;
-    let c_in = geo.col[0];
-    let [kh, kw] = geo.kernel;
-    let [sy, sx] = geo.stride;
-    let [py, px] = geo.padding;
-    let (my, mx) = (kh / sy, kw / sx);
-    let k = c_in * my * mx;
-    let m = c_out * sx;
-    let (qx0, qx1) = q_range(ow, sx, px, (0, sx - 1));
-    let nqx = qx1 - qx0;
-    assert_eq!(img.len(), geo.batch * c_out * oh * ow, "image side size");
-    let out = Rows(img.as_mut_ptr());
+    let plan = Plan::new(geo);
+    let (k, m) = (plan.k, plan.m);
+    let sy = geo.stride[0];
+    let img_size = geo.img[0] * geo.img_plane();
+    let col_size = geo.col[0] * geo.col_plane();
+    assert_eq!(img.len(), geo.batch * img_size, "image side size");
+    let out = SharedOut(img.as_mut_ptr());
     // Pieces: a phase and a run of images, so the phase's taps are gathered once
     // per piece and there are still enough pieces for every thread.
     let runs = (2 * rayon::current_num_threads())
@@ -80,117 +65,69 @@ pub(crate) fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f3
     (0..sy * runs).into_par_iter().for_each(|piece| {
         let (ry, run) = (piece / runs, piece % runs);
         let images = run * per_run..((run + 1) * per_run).min(geo.batch);
-        let (qy0, qy1) = q_range(oh, sy, py, (ry, ry));
-        let positions = (qy1 - qy0) * nqx;
+        let phase = plan.phase(geo, ry);
+        let positions = phase.positions();
         if positions == 0 || k == 0 || images.is_empty() {
             return;
         }
-        // W_ryᵀ[(ci, jy, jx), (co, rx)] = w[ci, co, jy·sy + ry, jx·sx + rx].
         let mut taps = vec![0.0f32; k * m];
-        for ci in 0..c_in {
-            for co in 0..c_out {
-                for jy in 0..my {
-                    let src = &weight[((ci * c_out + co) * kh + jy * sy + ry) * kw..][..kw];
-                    for jx in 0..mx {
-                        let row = ((ci * my + jy) * mx + jx) * m + co * sx;
-                        taps[row..row + sx].copy_from_slice(&src[jx * sx..(jx + 1) * sx]);
-                    }
-                }
-            }
-        }
+        phase_taps(geo, weight, ry, &mut taps);
         let mut lowered = vec![0.0f32; k * positions];
         let mut y = vec![0.0f32; positions * m];
         for n in images {
-            phase_image(
-                geo,
-                (n, ry),
-                (qy0, qy1),
-                (qx0, qx1),
-                col,
-                &taps,
-                &mut lowered,
-                &mut y,
-                out,
-            );
+            phase.lower(geo, &col[n * col_size..(n + 1) * col_size], &mut lowered);
+            // Y[(qy, qx), (co, rx)] = Σ X[·, (qy, qx)] · W_ryᵀ[·, (co, rx)].
+            let xt = Mat::row_major(&lowered, k, positions).t();
+            let wt = Mat::row_major(&taps, k, m);
+            matmul(&mut y, m, xt, wt, false, Parallelism::None);
+            let base = out.get();
+            phase.for_each_run(geo, ry, |from, to, len| {
+                // SAFETY: the run lies in image `n`'s output row `oy` with
+                // `oy + py ≡ ry (mod sy)`, which only the piece of phase `ry` that
+                // holds image `n` writes; `for_each_run` keeps it inside the row.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(base.add(n * img_size + to), len) };
+                for (d, s) in dst.iter_mut().zip(&y[from..from + len]) {
+                    *d += s;
+                }
+            });
         }
     });
 }
 
-/// One image's outputs of row phase `ry`, given the phase's taps.
-#[allow(clippy::too_many_arguments)]
-fn phase_image(
-    geo: &Geometry,
-    (n, ry): (usize, usize),
-    (qy0, qy1): (usize, usize),
-    (qx0, qx1): (usize, usize),
-    col: &[f32],
-    taps: &[f32],
-    lowered: &mut [f32],
-    y: &mut [f32],
-    out: Rows,
-) {
-    let [c_out, oh, ow] = geo.img;
-    let [c_in, h, w] = geo.col;
+/// Calls `f(offset in the weight, offset in W_ryᵀ)` for every run of `s_x` taps
+/// that phase `ry` takes: `W_ryᵀ[(ci, jy, jx), (co, rx)] = w[ci, co, jy·sy + ry,
+/// jx·sx + rx]`, `W_ryᵀ` being `k × m`.
+fn for_each_tap_run(geo: &Geometry, ry: usize, mut f: impl FnMut(usize, usize)) {
+    let c_out = geo.img[0];
+    let [kh, kw] = geo.kernel;
     let [sy, sx] = geo.stride;
-    let [py, px] = geo.padding;
-    let (my, mx) = (geo.kernel[0] / sy, geo.kernel[1] / sx);
-    let (k, m, nqx) = (c_in * my * mx, c_out * sx, qx1 - qx0);
-    let positions = (qy1 - qy0) * nqx;
-    // X[(ci, jy, jx), (qy, qx)] = x[ci, qy − jy, qx − jx], zero outside.
-    let x = &col[n * c_in * h * w..(n + 1) * c_in * h * w];
-    lowered.fill(0.0);
-    for ci in 0..c_in {
-        for jy in 0..my {
-            for jx in 0..mx {
-                let row = ((ci * my + jy) * mx + jx) * positions;
-                for qy in qy0..qy1 {
-                    let Some(iy) = qy.checked_sub(jy).filter(|&iy| iy < h) else {
-                        continue;
-                    };
-                    let dst = &mut lowered[row + (qy - qy0) * nqx..][..nqx];
-                    let src = &x[(ci * h + iy) * w..][..w];
-                    for (t, v) in dst.iter_mut().enumerate() {
-                        if let Some(ix) = (qx0 + t).checked_sub(jx).filter(|&ix| ix < w) {
-                            *v = src[ix];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    // Y[(qy, qx), (co, rx)] = Σ X[·, (qy, qx)] · W_ryᵀ[·, (co, rx)].
-    let xt = Mat::row_major(lowered, k, positions).t();
-    let wt = Mat::row_major(taps, k, m);
-    matmul(y, m, xt, wt, false, Parallelism::None);
-    let base = out.get();
-    for qy in qy0..qy1 {
-        let oy = qy * sy + ry - py;
-        for qx in qx0..qx1 {
-            let first = (qx * sx) as isize - px as isize;
-            let lo = (-first).max(0) as usize;
-            let hi = ((ow as isize - first).min(sx as isize)).max(0) as usize;
-            if lo >= hi {
-                continue;
-            }
-            let src = &y[((qy - qy0) * nqx + qx - qx0) * m..][..m];
-            for co in 0..c_out {
-                let at = ((n * c_out + co) * oh + oy) * ow + (first + lo as isize) as usize;
-                // SAFETY: row `oy` of image `n` belongs to phase `ry`
-                // (`oy + py ≡ ry mod sy`), which only this piece computes; the
-                // columns `first + lo .. first + hi` lie in `0..ow`.
-                unsafe {
-                    let dst = std::slice::from_raw_parts_mut(base.add(at), hi - lo);
-                    for (d, s) in dst.iter_mut().zip(&src[co * sx + lo..co * sx + hi]) {
-                        *d += s;
-                    }
+    let (my, mx) = (kh / sy, kw / sx);
+    let m = c_out * sx;
+    for ci in 0..geo.col[0] {
+        for co in 0..c_out {
+            for jy in 0..my {
+                let w_row = ((ci * c_out + co) * kh + jy * sy + ry) * kw;
+                for jx in 0..mx {
+                    f(w_row + jx * sx, ((ci * my + jy) * mx + jx) * m + co * sx);
                 }
             }
         }
     }
 }
 
-/// The layout both backward products share: every position `(qy, qx)` that any
-/// phase uses, with `k = C_in·my·mx` input rows and `m = C_out·s_x` phase columns.
+/// Phase `ry`'s taps `W_ryᵀ` (`k × m`) from the weight.
+fn phase_taps(geo: &Geometry, weight: &[f32], ry: usize, out: &mut [f32]) {
+    let sx = geo.stride[1];
+    for_each_tap_run(geo, ry, |w, t| {
+        out[t..t + sx].copy_from_slice(&weight[w..w + sx]);
+    });
+}
+
+/// Which inputs and outputs the matrix products see: positions `(qy, qx)` (those
+/// of every phase, or of one after [`Plan::phase`]), `k = C_in·my·mx` input rows
+/// and `m = C_out·s_x` phase columns.
+#[derive(Clone, Copy)]
 struct Plan {
     k: usize,
     m: usize,
@@ -211,6 +148,12 @@ impl Plan {
         }
     }
 
+    /// Only the rows `qy` whose outputs in phase `ry` lie inside the image.
+    fn phase(self, geo: &Geometry, ry: usize) -> Self {
+        let qy = q_range(geo.img[1], geo.stride[0], geo.padding[0], (ry, ry));
+        Self { qy, ..self }
+    }
+
     fn nqx(&self) -> usize {
         self.qx.1 - self.qx.0
     }
@@ -219,8 +162,16 @@ impl Plan {
         (self.qy.1 - self.qy.0) * self.nqx()
     }
 
-    /// The `(ci, jy, jx)` rows of one column-side image and where each lands:
-    /// calls `f(row, position, column-side index)` for every valid pair.
+    /// `X[(ci, jy, jx), (qy, qx)] = x[ci, qy − jy, qx − jx]` of one column-side
+    /// image, zero outside it.
+    fn lower(&self, geo: &Geometry, x: &[f32], out: &mut [f32]) {
+        let positions = self.positions();
+        out.fill(0.0);
+        self.for_each_input(geo, |row, pos, at| out[row * positions + pos] = x[at]);
+    }
+
+    /// Calls `f(row, position, column-side index)` for every `(ci, jy, jx)` row of
+    /// `X` and every position whose input lies inside one column-side image.
     fn for_each_input(&self, geo: &Geometry, mut f: impl FnMut(usize, usize, usize)) {
         let [c_in, h, w] = geo.col;
         let (my, mx) = (geo.kernel[0] / geo.stride[0], geo.kernel[1] / geo.stride[1]);
@@ -245,13 +196,13 @@ impl Plan {
         }
     }
 
-    /// `dY_ry[(qy, qx), (co, rx)]` = the image-side values of phase `ry`, zero where
-    /// the output position falls outside.
-    fn gather_phase(&self, geo: &Geometry, img: &[f32], ry: usize, out: &mut [f32]) {
+    /// Calls `f(offset in Y, offset in one image-side image, length)` for every run
+    /// of `s_x` (or fewer, at the edges) consecutive outputs of phase `ry`: row
+    /// `(qy, qx)` of `Y = positions × m` holds them at columns `co·s_x + rx`.
+    fn for_each_run(&self, geo: &Geometry, ry: usize, mut f: impl FnMut(usize, usize, usize)) {
         let [c_out, oh, ow] = geo.img;
         let [sy, sx] = geo.stride;
         let [py, px] = geo.padding;
-        out.fill(0.0);
         for qy in self.qy.0..self.qy.1 {
             let Some(oy) = (qy * sy + ry).checked_sub(py).filter(|&oy| oy < oh) else {
                 continue;
@@ -264,40 +215,31 @@ impl Plan {
                     continue;
                 }
                 let pos = (qy - self.qy.0) * self.nqx() + qx - self.qx.0;
-                let dst = &mut out[pos * self.m..(pos + 1) * self.m];
                 for co in 0..c_out {
-                    let at = (co * oh + oy) * ow + (first + lo as isize) as usize;
-                    dst[co * sx + lo..co * sx + hi].copy_from_slice(&img[at..at + hi - lo]);
+                    let to = (co * oh + oy) * ow + (first + lo as isize) as usize;
+                    f(pos * self.m + co * sx + lo, to, hi - lo);
                 }
             }
         }
+    }
+
+    /// `dY_ry[(qy, qx), (co, rx)]` = the image-side values of phase `ry` of one
+    /// image, zero where the output position falls outside.
+    fn gather_phase(&self, geo: &Geometry, img: &[f32], ry: usize, out: &mut [f32]) {
+        out.fill(0.0);
+        self.for_each_run(geo, ry, |to, from, len| {
+            out[to..to + len].copy_from_slice(&img[from..from + len]);
+        });
     }
 }
 
 /// `W_ryᵀ[(ci, jy, jx), (co, rx)]` for every phase, phase-major.
 fn all_taps(geo: &Geometry, weight: &[f32], plan: &Plan) -> Vec<f32> {
-    let [c_out, _, _] = geo.img;
-    let c_in = geo.col[0];
-    let [kh, kw] = geo.kernel;
-    let [sy, sx] = geo.stride;
-    let (my, mx) = (kh / sy, kw / sx);
-    let (k, m) = (plan.k, plan.m);
-    let mut taps = vec![0.0f32; sy * k * m];
-    taps.par_chunks_mut((k * m).max(1))
+    let size = plan.k * plan.m;
+    let mut taps = vec![0.0f32; geo.stride[0] * size];
+    taps.par_chunks_mut(size.max(1))
         .enumerate()
-        .for_each(|(ry, out)| {
-            for ci in 0..c_in {
-                for co in 0..c_out {
-                    for jy in 0..my {
-                        let src = &weight[((ci * c_out + co) * kh + jy * sy + ry) * kw..][..kw];
-                        for jx in 0..mx {
-                            let row = ((ci * my + jy) * mx + jx) * m + co * sx;
-                            out[row..row + sx].copy_from_slice(&src[jx * sx..(jx + 1) * sx]);
-                        }
-                    }
-                }
-            }
-        });
+        .for_each(|(ry, out)| phase_taps(geo, weight, ry, out));
     taps
 }
 
@@ -307,8 +249,8 @@ fn all_taps(geo: &Geometry, weight: &[f32], plan: &Plan) -> Vec<f32> {
 pub(crate) fn gather(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
     let plan = Plan::new(geo);
     let (k, m, positions) = (plan.k, plan.m, plan.positions());
-    let img_size = geo.img[0] * geo.img[1] * geo.img[2];
-    let col_size = geo.col[0] * geo.col[1] * geo.col[2];
+    let img_size = geo.img[0] * geo.img_plane();
+    let col_size = geo.col[0] * geo.col_plane();
     if positions == 0 || k == 0 || col_size == 0 {
         return;
     }
@@ -333,14 +275,10 @@ pub(crate) fn gather(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32
 pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     let plan = Plan::new(geo);
     let (k, m, positions) = (plan.k, plan.m, plan.positions());
-    let [c_out, _, _] = geo.img;
-    let c_in = geo.col[0];
-    let [kh, kw] = geo.kernel;
     let [sy, sx] = geo.stride;
-    let (my, mx) = (kh / sy, kw / sx);
-    let mut gw = vec![0.0f32; c_in * c_out * kh * kw];
-    let img_size = geo.img[0] * geo.img[1] * geo.img[2];
-    let col_size = geo.col[0] * geo.col[1] * geo.col[2];
+    let mut gw = vec![0.0f32; geo.col[0] * geo.img[0] * geo.kernel[0] * geo.kernel[1]];
+    let img_size = geo.img[0] * geo.img_plane();
+    let col_size = geo.col[0] * geo.col_plane();
     if positions == 0 || k == 0 || img_size == 0 || col_size == 0 {
         return gw;
     }
@@ -349,7 +287,7 @@ pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> 
         .par_chunks(col_size)
         .map(|x| {
             let mut out = vec![0.0f32; k * positions];
-            plan.for_each_input(geo, |row, pos, at| out[row * positions + pos] = x[at]);
+            plan.lower(geo, x, &mut out);
             out
         })
         .collect();
@@ -368,17 +306,9 @@ pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> 
         })
         .collect();
     for (ry, acc) in per_phase.iter().enumerate() {
-        for ci in 0..c_in {
-            for co in 0..c_out {
-                for jy in 0..my {
-                    let dst = &mut gw[((ci * c_out + co) * kh + jy * sy + ry) * kw..][..kw];
-                    for jx in 0..mx {
-                        let row = ((ci * my + jy) * mx + jx) * m + co * sx;
-                        dst[jx * sx..(jx + 1) * sx].copy_from_slice(&acc[row..row + sx]);
-                    }
-                }
-            }
-        }
+        for_each_tap_run(geo, ry, |w, t| {
+            gw[w..w + sx].copy_from_slice(&acc[t..t + sx]);
+        });
     }
     gw
 }
