@@ -14,6 +14,7 @@ use std::path::Path;
 
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use super::augment::Rng;
 use super::colormap::{IGNORE, voc_palette};
@@ -271,8 +272,7 @@ pub fn generate(
             .map_err(|e| DataError::new(&dir, format!("cannot create: {e}")))?;
     }
     let palette = voc_palette();
-    let mut names = Vec::with_capacity(config.n);
-    for i in 0..config.n {
+    let write_one = |i: usize| -> Result<String, DataError> {
         let sample = render(config.seed, i, config.size);
         let jpg = root.join("JPEGImages").join(format!("{}.jpg", sample.name));
         let file = std::fs::File::create(&jpg)
@@ -286,8 +286,20 @@ pub fn generate(
             .join("SegmentationClass")
             .join(format!("{}.png", sample.name));
         write_palette_png(&png, &sample.mask, &palette)?;
-        names.push(sample.name);
-        progress(i + 1);
+        Ok(sample.name)
+    };
+    // Every image has its own random stream, so rendering them in parallel gives the
+    // same files; chunks keep the progress callback on this thread.
+    let mut names = Vec::with_capacity(config.n);
+    let chunk = 4 * rayon::current_num_threads();
+    for start in (0..config.n).step_by(chunk) {
+        let end = (start + chunk).min(config.n);
+        let done: Vec<String> = (start..end)
+            .into_par_iter()
+            .map(write_one)
+            .collect::<Result<_, _>>()?;
+        names.extend(done);
+        progress(end);
     }
     let n_val = ((config.n as f64 * config.val_fraction).round() as usize).min(config.n);
     let (train, val) = names.split_at(config.n - n_val);
