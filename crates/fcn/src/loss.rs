@@ -12,6 +12,9 @@ pub const IGNORE_LABEL: i64 = 255;
 /// Mean over the non-ignored pixels of `−log softmax(logits)[label]`. `labels` is
 /// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).
 pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
+    if crate::ops::on_tconv(&logits) {
+        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL);
+    }
     let ignored = labels.clone().equal_elem(IGNORE_LABEL);
     let keep = ignored.clone().bool_not().float();
     let safe = labels.mask_fill(ignored, 0);

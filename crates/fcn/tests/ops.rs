@@ -423,3 +423,75 @@ fn training_batch_norm_equals_burns() {
         }
     }
 }
+
+/// The fused cross-entropy equals the composed one (log-softmax, gather, mask) in
+/// value and gradient, with ignored pixels, and gives zero when every pixel is
+/// ignored.
+#[test]
+fn fused_cross_entropy_equals_the_composed_one() {
+    use burn::tensor::Int;
+    use fcn::loss::{IGNORE_LABEL, cross_entropy};
+
+    let device = Device::flex().autodiff();
+    for (i, &(n, c, h, w, all_ignored)) in [
+        (2, 5, 7, 9, false),
+        (1, 21, 40, 33, false),
+        (2, 3, 4, 4, true),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 400 + i as u64;
+        let mut x = array4(seed, [n, c, h, w]);
+        x.mapv_inplace(|v| v * 8.0);
+        let labels: Vec<i64> = values(seed + 1, n * h * w)
+            .iter()
+            .map(|v| {
+                let k = ((v + 1.0) * 0.5 * (c + 1) as f32) as i64;
+                if all_ignored || k >= c as i64 {
+                    IGNORE_LABEL
+                } else {
+                    k
+                }
+            })
+            .collect();
+        let run = |kernels: Kernels| {
+            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+            ops::set_kernels(kernels);
+            let calls = ops::tconv_calls();
+            let xt = tensor4(&x, &device).require_grad();
+            let lt =
+                Tensor::<3, Int>::from_data(TensorData::new(labels.clone(), [n, h, w]), &device);
+            let loss = cross_entropy(xt.clone(), lt);
+            let grads = (loss.clone() * 3.0).backward();
+            let used = ops::tconv_calls() - calls;
+            ops::set_kernels(Kernels::Tconv);
+            let value: f32 = loss.into_scalar();
+            let g = xt.grad(&grads).unwrap().into_data().convert::<f32>();
+            (value, g.try_to_vec::<f32>().unwrap(), used)
+        };
+        let (ours, burn) = (run(Kernels::Tconv), run(Kernels::Burn));
+        assert_eq!(ours.2, 2, "case {i}: the loss and its gradient ran fused");
+        assert_eq!(burn.2, 0);
+        assert!(
+            (ours.0 - burn.0).abs() <= 1e-4 * burn.0.abs().max(1.0),
+            "case {i}: {} vs {}",
+            ours.0,
+            burn.0
+        );
+        let scale = burn.1.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        let err = ours
+            .1
+            .iter()
+            .zip(&burn.1)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err <= 1e-4 * scale,
+            "case {i}: gradient error {err} at scale {scale}"
+        );
+        if all_ignored {
+            assert_eq!(ours.0, 0.0);
+            assert!(ours.1.iter().all(|&v| v == 0.0));
+        }
+    }
+}

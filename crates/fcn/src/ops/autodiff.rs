@@ -9,7 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
@@ -108,6 +108,27 @@ impl<B: TconvBackend> Backward<B, 3> for ConvBackward {
 }
 
 type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// The backward step of the fused cross-entropy (parent: the logits).
+#[derive(Debug)]
+struct CrossEntropyBackward;
+
+impl<B: TconvBackend> Backward<B, 1> for CrossEntropyBackward {
+    /// The logits, the labels and the ignored label.
+    type State = (FloatTensor<B>, IntTensor<B>, i64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [logits_node] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let upstream = grads.consume::<B>(&ops.node);
+        let (logits, labels, ignore) = ops.state;
+        if let Some(id) = logits_node {
+            grads.register::<B>(
+                id,
+                B::tconv_cross_entropy_grad(logits, labels, upstream, ignore),
+            );
+        }
+    }
+}
 
 /// The backward step of a training-mode BatchNorm (parents: input, gamma, beta).
 #[derive(Debug)]
@@ -291,6 +312,43 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         padding: [usize; 2],
     ) -> Tracked<B, C> {
         Self::max_pool2d(x, kernel, stride, padding, [1, 1], false)
+    }
+
+    fn tconv_cross_entropy(
+        logits: Tracked<B, C>,
+        labels: IntTensor<B>,
+        ignore: i64,
+    ) -> Tracked<B, C> {
+        match CrossEntropyBackward
+            .prepare::<C>([logits.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = logits.into_primitive();
+                let loss = B::tconv_cross_entropy(x.clone(), labels.clone(), ignore);
+                prep.finish((x, labels, ignore), loss)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tconv_cross_entropy(
+                logits.into_primitive(),
+                labels,
+                ignore,
+            )),
+        }
+    }
+
+    fn tconv_cross_entropy_grad(
+        logits: Tracked<B, C>,
+        labels: IntTensor<B>,
+        upstream: Tracked<B, C>,
+        ignore: i64,
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_cross_entropy_grad(
+            logits.into_primitive(),
+            labels,
+            upstream.into_primitive(),
+            ignore,
+        ))
     }
 
     fn tconv_bn_stats(x: Tracked<B, C>) -> Tracked<B, C> {

@@ -2,7 +2,8 @@
 //! `tconv` kernels. Each function takes and returns flex tensors; [`super::autodiff`]
 //! builds the differentiable versions from them.
 
-use burn::backend::{ExtensionType, Flex, TensorMetadata, backend_extension, tensor::FloatTensor};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,6 +112,23 @@ pub trait TconvBackend: burn::backend::Backend {
         eps: f64,
     ) -> BatchNormGrads<Self>;
 
+    /// Mean over the pixels whose label is not `ignore` of `−log softmax(logits)
+    /// [label]`, as a one-element tensor; logits `[N, C, H, W]`, labels `[N, H, W]`.
+    fn tconv_cross_entropy(
+        logits: FloatTensor<Self>,
+        labels: IntTensor<Self>,
+        ignore: i64,
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of [`Self::tconv_cross_entropy`] with respect to the logits,
+    /// times the one-element `upstream`.
+    fn tconv_cross_entropy_grad(
+        logits: FloatTensor<Self>,
+        labels: IntTensor<Self>,
+        upstream: FloatTensor<Self>,
+        ignore: i64,
+    ) -> FloatTensor<Self>;
+
     /// Max pooling (floor mode, dilation 1).
     fn tconv_max_pool2d(
         x: FloatTensor<Self>,
@@ -175,6 +193,14 @@ impl Dense {
     fn view1(&self) -> ArrayView1<'_, f32> {
         ArrayView1::from(self.slice())
     }
+}
+
+/// An integer tensor's values as `i64`, row-major.
+fn int_values(t: FlexTensor) -> Vec<i64> {
+    t.into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("an integer tensor converts to i64 values")
 }
 
 fn flex4(a: Array4<f32>) -> FlexTensor {
@@ -315,6 +341,32 @@ impl TconvBackend for Flex {
                 }
             });
         FlexTensor::from_data(TensorData::new(values, shape))
+    }
+
+    fn tconv_cross_entropy(logits: FlexTensor, labels: FlexTensor, ignore: i64) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let x = Dense::new(logits);
+        let (n, c, h, w) = x.dim4();
+        let labels = int_values(labels);
+        let (total, kept) =
+            super::cross_entropy::loss_sum(x.slice(), &labels, (n, c, h * w), ignore);
+        let mean = if kept == 0 { 0.0 } else { total / kept as f64 };
+        FlexTensor::from_data(TensorData::new(vec![mean as f32], [1]))
+    }
+
+    fn tconv_cross_entropy_grad(
+        logits: FlexTensor,
+        labels: FlexTensor,
+        upstream: FlexTensor,
+        ignore: i64,
+    ) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let x = Dense::new(logits);
+        let (n, c, h, w) = x.dim4();
+        let labels = int_values(labels);
+        let upstream = Dense::new(upstream).slice()[0];
+        let g = super::cross_entropy::loss_grad(x.slice(), &labels, (c, h * w), ignore, upstream);
+        FlexTensor::from_data(TensorData::new(g, [n, c, h, w]))
     }
 
     fn tconv_max_pool2d(

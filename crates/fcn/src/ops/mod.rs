@@ -12,6 +12,7 @@
 mod autodiff;
 mod backend;
 mod batch_norm;
+mod cross_entropy;
 mod pool;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,7 @@ use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Int, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
 pub use backend::{Bias, TconvBackend};
@@ -194,4 +195,15 @@ pub fn batch_norm_train(
     let mean = stats.clone().slice([0..1, 0..c]).reshape([c]);
     let var = stats.slice([1..2, 0..c]).reshape([c]);
     (y, mean, var)
+}
+
+/// Per-pixel cross-entropy of `logits` `[N, C, H, W]` against `labels` `[N, H, W]`,
+/// averaged over the pixels not labelled `ignore`, fused into one pass forward and
+/// one backward. For logits [`on_tconv`] accepts.
+pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>, ignore: i64) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_cross_entropy(
+        logits.into_dispatch(),
+        labels.into_dispatch(),
+        ignore,
+    ))
 }
