@@ -21,12 +21,12 @@ pub struct Args {
     #[arg(long, default_value = "fcn-demo")]
     out: PathBuf,
     /// Synthetic images to generate (80 % train, 20 % held out).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 2000)]
     n: usize,
     /// Image size; a stride-32 network needs objects several cells of 32 pixels wide.
     #[arg(long, default_value = "256x384", value_parser = parse_size)]
     size: (usize, usize),
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 9)]
     epochs: usize,
     /// Backbone width (64 is ResNet-18); 8 learns the synthetic shapes fastest per
     /// second here.
