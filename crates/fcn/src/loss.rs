@@ -13,7 +13,7 @@ pub const IGNORE_LABEL: i64 = 255;
 /// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).
 pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
     if crate::ops::on_tconv(&logits) {
-        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL);
+        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL).0;
     }
     let ignored = labels.clone().equal_elem(IGNORE_LABEL);
     let keep = ignored.clone().bool_not().float();
@@ -22,6 +22,30 @@ pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
     let picked: Tensor<3> = picked.squeeze_dim(1);
     let count = keep.clone().sum().clamp_min(1.0);
     (picked * keep).sum().neg() / count
+}
+
+/// [`cross_entropy`] and [`pixel_hits`] together, from one pass over the logits
+/// when the fused kernel runs.
+pub fn cross_entropy_with_hits(
+    logits: Tensor<4>,
+    labels: Tensor<3, Int>,
+) -> (Tensor<1>, (u64, u64)) {
+    if crate::ops::on_tconv(&logits) {
+        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL);
+    }
+    let hits = pixel_hits(&logits.clone().detach(), &labels);
+    (cross_entropy(logits, labels), hits)
+}
+
+/// `(correct, counted)`: the pixels not ignored, and those of them whose argmax
+/// is their label.
+pub fn pixel_hits(logits: &Tensor<4>, labels: &Tensor<3, Int>) -> (u64, u64) {
+    let pred: Tensor<3, Int> = logits.clone().argmax(1).squeeze_dim(1);
+    let keep = labels.clone().not_equal_elem(IGNORE_LABEL);
+    let hits = pred.equal(labels.clone()).bool_and(keep.clone());
+    let c: i64 = hits.int().sum().into_scalar();
+    let k: i64 = keep.int().sum().into_scalar();
+    (c as u64, k as u64)
 }
 
 /// As [`cross_entropy`], with each pixel weighted by its class's weight

@@ -324,13 +324,16 @@ pub fn train(
             }
             let t = Instant::now();
             let logits = net.forward(batch.images);
-            let loss = match &weights {
-                Some(w) => crate::loss::weighted_cross_entropy(
-                    logits.clone(),
-                    batch.labels.clone(),
-                    w.clone(),
+            let (loss, (c, k)) = match &weights {
+                Some(w) => (
+                    crate::loss::weighted_cross_entropy(
+                        logits.clone(),
+                        batch.labels.clone(),
+                        w.clone(),
+                    ),
+                    crate::loss::pixel_hits(&logits.detach(), &batch.labels),
                 ),
-                None => crate::loss::cross_entropy(logits.clone(), batch.labels.clone()),
+                None => crate::loss::cross_entropy_with_hits(logits, batch.labels),
             };
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
@@ -344,7 +347,6 @@ pub fn train(
                     "the loss became {value} in epoch {epoch}; stopping (try a lower --lr). The last good checkpoint: {kept}"
                 )));
             }
-            let (c, k) = pixel_hits(&logits.detach(), &batch.labels);
             correct += c;
             counted += k;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -401,16 +403,6 @@ pub fn train(
         device,
         origin: None,
     })
-}
-
-/// Correct and counted (non-ignored) pixels of a batch.
-fn pixel_hits(logits: &Tensor<4>, labels: &Tensor<3, burn::tensor::Int>) -> (u64, u64) {
-    let pred: Tensor<3, burn::tensor::Int> = logits.clone().argmax(1).squeeze_dim(1);
-    let keep = labels.clone().not_equal_elem(crate::loss::IGNORE_LABEL);
-    let hits = pred.equal(labels.clone()).bool_and(keep.clone());
-    let c: i64 = hits.int().sum().into_scalar();
-    let k: i64 = keep.int().sum().into_scalar();
-    (c as u64, k as u64)
 }
 
 /// Writes everything of a finished epoch, `state.json` last.

@@ -352,6 +352,50 @@ fn max_pool_equals_burns() {
     }
 }
 
+/// Training's max pooling equals Burn's in output and input gradient, where
+/// windows overlap (the gradient adds up) and where values tie (the first maximum
+/// in row-major order takes it, as in PyTorch).
+#[test]
+fn max_pool_gradient_equals_burns() {
+    use burn::nn::pool::MaxPool2dConfig;
+
+    let device = Device::flex().autodiff();
+    for (i, &(k, s, p, h, w)) in [(3, 2, 1, 16, 24), (3, 1, 1, 7, 5), (2, 2, 0, 9, 8)]
+        .iter()
+        .enumerate()
+    {
+        let pool = MaxPool2dConfig::new([k, k])
+            .with_strides([s, s])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .init();
+        // Rounded to a few levels so that many windows hold equal maxima.
+        let mut x = array4(400 + i as u64, [2, 3, h, w]);
+        x.mapv_inplace(|v| (v * 4.0).round());
+        let r = tensor4(
+            &array4(410 + i as u64, [2, 3, h.div_ceil(s), w.div_ceil(s)]),
+            &device,
+        );
+        let run = |kernels: Kernels| {
+            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+            ops::set_kernels(kernels);
+            let xt = tensor4(&x, &device).require_grad();
+            let calls = ops::tconv_calls();
+            let y = ops::max_pool2d(&pool, xt.clone());
+            let ran_on_tconv = ops::tconv_calls() > calls;
+            let [_, _, oh, ow] = y.dims();
+            let weights = r.clone().slice([0..2, 0..3, 0..oh, 0..ow]);
+            let grads = (y.clone() * weights).sum().backward();
+            let gx = array(xt.grad(&grads).unwrap());
+            ops::set_kernels(Kernels::Tconv);
+            (array(y.inner()), gx, ran_on_tconv)
+        };
+        let (ours, burn) = (run(Kernels::Tconv), run(Kernels::Burn));
+        assert!(ours.2 && !burn.2, "case {i}: the switch chose the kernels");
+        assert_eq!(ours.0, burn.0, "case {i}: output");
+        assert_eq!(ours.1, burn.1, "case {i}: input gradient");
+    }
+}
+
 /// Training-mode BatchNorm on the parallel kernels equals Burn's: output, batch
 /// statistics and the gradients of input, gamma and beta.
 #[test]
@@ -426,11 +470,11 @@ fn training_batch_norm_equals_burns() {
 
 /// The fused cross-entropy equals the composed one (log-softmax, gather, mask) in
 /// value and gradient, with ignored pixels, and gives zero when every pixel is
-/// ignored.
+/// ignored. Its pixel accuracy equals Burn's argmax.
 #[test]
 fn fused_cross_entropy_equals_the_composed_one() {
     use burn::tensor::Int;
-    use fcn::loss::{IGNORE_LABEL, cross_entropy};
+    use fcn::loss::{IGNORE_LABEL, cross_entropy_with_hits};
 
     let device = Device::flex().autodiff();
     for (i, &(n, c, h, w, all_ignored)) in [
@@ -462,17 +506,25 @@ fn fused_cross_entropy_equals_the_composed_one() {
             let xt = tensor4(&x, &device).require_grad();
             let lt =
                 Tensor::<3, Int>::from_data(TensorData::new(labels.clone(), [n, h, w]), &device);
-            let loss = cross_entropy(xt.clone(), lt);
+            let (loss, hits) = cross_entropy_with_hits(xt.clone(), lt);
             let grads = (loss.clone() * 3.0).backward();
             let used = ops::tconv_calls() - calls;
             ops::set_kernels(Kernels::Tconv);
             let value: f32 = loss.into_scalar();
             let g = xt.grad(&grads).unwrap().into_data().convert::<f32>();
-            (value, g.try_to_vec::<f32>().unwrap(), used)
+            (value, g.try_to_vec::<f32>().unwrap(), used, hits)
         };
         let (ours, burn) = (run(Kernels::Tconv), run(Kernels::Burn));
-        assert_eq!(ours.2, 2, "case {i}: the loss and its gradient ran fused");
+        assert_eq!(
+            ours.2, 1,
+            "case {i}: loss, accuracy and gradient in one pass"
+        );
         assert_eq!(burn.2, 0);
+        assert_eq!(ours.3, burn.3, "case {i}: (correct, counted) pixels");
+        assert!(
+            all_ignored || ours.3.0 > 0,
+            "case {i}: some pixels are right"
+        );
         assert!(
             (ours.0 - burn.0).abs() <= 1e-4 * burn.0.abs().max(1.0),
             "case {i}: {} vs {}",

@@ -8,12 +8,12 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-use super::backend::{BatchNormGrads, Bias, TconvBackend};
+use super::backend::{BatchNormGrads, Bias, CrossEntropy, TconvBackend};
 
 /// Which convolution a backward step belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -114,17 +114,34 @@ type Tracked<B, C> = FloatTensor<Autodiff<B, C>>;
 struct CrossEntropyBackward;
 
 impl<B: TconvBackend> Backward<B, 1> for CrossEntropyBackward {
-    /// The logits, the labels and the ignored label.
-    type State = (FloatTensor<B>, IntTensor<B>, i64);
+    /// The gradient of the loss, computed in the forward pass.
+    type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [logits_node] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
         let upstream = grads.consume::<B>(&ops.node);
-        let (logits, labels, ignore) = ops.state;
         if let Some(id) = logits_node {
+            grads.register::<B>(id, B::tconv_scale(ops.state, upstream));
+        }
+    }
+}
+
+/// The backward step of max pooling (parent: the input).
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl<B: TconvBackend> Backward<B, 1> for MaxPoolBackward {
+    /// The input and the window: kernel, stride, padding.
+    type State = (FloatTensor<B>, [[usize; 2]; 3]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, [kernel, stride, padding]) = ops.state;
+        if let Some(id) = x_node {
             grads.register::<B>(
                 id,
-                B::tconv_cross_entropy_grad(logits, labels, upstream, ignore),
+                B::tconv_max_pool2d_backward(x, grad, kernel, stride, padding),
             );
         }
     }
@@ -304,51 +321,83 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         if relu { Self::relu(y) } else { y }
     }
 
-    /// Burn's own pooling, which records the argmax for the backward pass.
     fn tconv_max_pool2d(
         x: Tracked<B, C>,
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tracked<B, C> {
-        Self::max_pool2d(x, kernel, stride, padding, [1, 1], false)
+        let window = [kernel, stride, padding];
+        match MaxPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let xp = x.into_primitive();
+                let y = B::tconv_max_pool2d(xp.clone(), kernel, stride, padding);
+                prep.finish((xp, window), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tconv_max_pool2d(
+                x.into_primitive(),
+                kernel,
+                stride,
+                padding,
+            )),
+        }
+    }
+
+    fn tconv_max_pool2d_backward(
+        x: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_max_pool2d_backward(
+            x.into_primitive(),
+            grad.into_primitive(),
+            kernel,
+            stride,
+            padding,
+        ))
     }
 
     fn tconv_cross_entropy(
         logits: Tracked<B, C>,
         labels: IntTensor<B>,
         ignore: i64,
-    ) -> Tracked<B, C> {
+        _with_grad: bool,
+    ) -> CrossEntropy<Self> {
         match CrossEntropyBackward
             .prepare::<C>([logits.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let x = logits.into_primitive();
-                let loss = B::tconv_cross_entropy(x.clone(), labels.clone(), ignore);
-                prep.finish((x, labels, ignore), loss)
+                // The gradient comes out of the same pass as the loss and waits for
+                // the backward step.
+                let out = B::tconv_cross_entropy(logits.into_primitive(), labels, ignore, true);
+                let grad = out.grad.into_option().expect("the gradient was asked for");
+                CrossEntropy {
+                    loss: prep.finish(grad, out.loss),
+                    hits: out.hits,
+                    grad: Bias::Without,
+                }
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::tconv_cross_entropy(
-                logits.into_primitive(),
-                labels,
-                ignore,
-            )),
+            OpsKind::UnTracked(prep) => {
+                let out = B::tconv_cross_entropy(logits.into_primitive(), labels, ignore, false);
+                CrossEntropy {
+                    loss: prep.finish(out.loss),
+                    hits: out.hits,
+                    grad: Bias::Without,
+                }
+            }
         }
     }
 
-    fn tconv_cross_entropy_grad(
-        logits: Tracked<B, C>,
-        labels: IntTensor<B>,
-        upstream: Tracked<B, C>,
-        ignore: i64,
-    ) -> Tracked<B, C> {
-        constant::<B, C>(B::tconv_cross_entropy_grad(
-            logits.into_primitive(),
-            labels,
-            upstream.into_primitive(),
-            ignore,
-        ))
+    fn tconv_scale(x: Tracked<B, C>, factor: Tracked<B, C>) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_scale(x.into_primitive(), factor.into_primitive()))
     }
 
     fn tconv_bn_stats(x: Tracked<B, C>) -> Tracked<B, C> {

@@ -41,6 +41,18 @@ pub struct BatchNormGrads<B: burn::backend::Backend> {
     pub beta: FloatTensor<B>,
 }
 
+/// What the fused cross-entropy gives.
+#[derive(ExtensionType)]
+pub struct CrossEntropy<B: burn::backend::Backend> {
+    /// The mean loss, one element.
+    pub loss: FloatTensor<B>,
+    /// `[correct, kept]`: kept pixels whose argmax is their label, and kept pixels.
+    pub hits: IntTensor<B>,
+    /// The gradient of the mean loss with respect to the logits, when asked for.
+    #[extension_type]
+    pub grad: Bias<B>,
+}
+
 /// Convolutions on `tconv` kernels, forward and one gradient at a time.
 #[backend_extension(Flex, Autodiff)]
 pub trait TconvBackend: burn::backend::Backend {
@@ -112,26 +124,31 @@ pub trait TconvBackend: burn::backend::Backend {
         eps: f64,
     ) -> BatchNormGrads<Self>;
 
-    /// Mean over the pixels whose label is not `ignore` of `−log softmax(logits)
-    /// [label]`, as a one-element tensor; logits `[N, C, H, W]`, labels `[N, H, W]`.
+    /// The fused per-pixel cross-entropy of logits `[N, C, H, W]` and labels
+    /// `[N, H, W]`, over the pixels whose label is not `ignore`: see
+    /// [`CrossEntropy`]. The gradient is computed only when `with_grad`.
     fn tconv_cross_entropy(
         logits: FloatTensor<Self>,
         labels: IntTensor<Self>,
         ignore: i64,
-    ) -> FloatTensor<Self>;
+        with_grad: bool,
+    ) -> CrossEntropy<Self>;
 
-    /// The gradient of [`Self::tconv_cross_entropy`] with respect to the logits,
-    /// times the one-element `upstream`.
-    fn tconv_cross_entropy_grad(
-        logits: FloatTensor<Self>,
-        labels: IntTensor<Self>,
-        upstream: FloatTensor<Self>,
-        ignore: i64,
-    ) -> FloatTensor<Self>;
+    /// `x` times the one-element `factor` (`x` itself when the factor is 1).
+    fn tconv_scale(x: FloatTensor<Self>, factor: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// Max pooling (floor mode, dilation 1).
     fn tconv_max_pool2d(
         x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of [`Self::tconv_max_pool2d`] of `x` for the upstream `grad`.
+    fn tconv_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
@@ -343,30 +360,47 @@ impl TconvBackend for Flex {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 
-    fn tconv_cross_entropy(logits: FlexTensor, labels: FlexTensor, ignore: i64) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        let x = Dense::new(logits);
-        let (n, c, h, w) = x.dim4();
-        let labels = int_values(labels);
-        let (total, kept) =
-            super::cross_entropy::loss_sum(x.slice(), &labels, (n, c, h * w), ignore);
-        let mean = if kept == 0 { 0.0 } else { total / kept as f64 };
-        FlexTensor::from_data(TensorData::new(vec![mean as f32], [1]))
-    }
-
-    fn tconv_cross_entropy_grad(
+    fn tconv_cross_entropy(
         logits: FlexTensor,
         labels: FlexTensor,
-        upstream: FlexTensor,
         ignore: i64,
-    ) -> FlexTensor {
+        with_grad: bool,
+    ) -> CrossEntropy<Self> {
         CALLS.fetch_add(1, Ordering::Relaxed);
         let x = Dense::new(logits);
         let (n, c, h, w) = x.dim4();
         let labels = int_values(labels);
-        let upstream = Dense::new(upstream).slice()[0];
-        let g = super::cross_entropy::loss_grad(x.slice(), &labels, (c, h * w), ignore, upstream);
-        FlexTensor::from_data(TensorData::new(g, [n, c, h, w]))
+        let mut grad = with_grad.then(|| vec![0.0f32; x.slice().len()]);
+        let totals = super::cross_entropy::cross_entropy(
+            x.slice(),
+            &labels,
+            (n, c, h * w),
+            ignore,
+            grad.as_deref_mut(),
+        );
+        let mean = if totals.kept == 0 {
+            0.0
+        } else {
+            totals.loss / totals.kept as f64
+        };
+        let hits = vec![totals.correct as i64, totals.kept as i64];
+        CrossEntropy {
+            loss: FlexTensor::from_data(TensorData::new(vec![mean as f32], [1])),
+            hits: FlexTensor::from_data(TensorData::new(hits, [2])),
+            grad: Bias::from_option(
+                grad.map(|g| FlexTensor::from_data(TensorData::new(g, [n, c, h, w]))),
+            ),
+        }
+    }
+
+    fn tconv_scale(x: FlexTensor, factor: FlexTensor) -> FlexTensor {
+        let f = Dense::new(factor).slice()[0];
+        if f == 1.0 {
+            return x;
+        }
+        let x = Dense::new(x);
+        let values: Vec<f32> = x.slice().iter().map(|v| v * f).collect();
+        FlexTensor::from_data(TensorData::new(values, x.dims.clone()))
     }
 
     fn tconv_max_pool2d(
@@ -381,6 +415,27 @@ impl TconvBackend for Flex {
         let (values, (oh, ow)) =
             super::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
         FlexTensor::from_data(TensorData::new(values, [n, c, oh, ow]))
+    }
+
+    fn tconv_max_pool2d_backward(
+        x: FlexTensor,
+        grad: FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FlexTensor {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let (x, grad) = (Dense::new(x), Dense::new(grad));
+        let (n, c, h, w) = x.dim4();
+        let values = super::pool::max_pool2d_backward(
+            x.slice(),
+            grad.slice(),
+            (h, w),
+            kernel,
+            stride,
+            padding,
+        );
+        FlexTensor::from_data(TensorData::new(values, [n, c, h, w]))
     }
 
     fn tconv_bn_stats(x: FlexTensor) -> FlexTensor {

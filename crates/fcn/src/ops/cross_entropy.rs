@@ -1,116 +1,142 @@
 //! Per-pixel cross-entropy with an ignored label, fused: one pass over the logits
-//! for the loss (max, log-sum-exp, the label's logit) and one for its gradient
-//! (`softmax − one-hot`), in parallel over blocks of pixels. Burn's composed
-//! version materialises the log-softmax and gathers and scatters through it.
+//! gives the loss, the pixels whose argmax is their label, and (when training)
+//! the gradient `(softmax − one-hot) / kept`, while each block of pixels is in
+//! cache. Burn's composed version materialises the log-softmax, gathers and
+//! scatters through it, and reads the logits again for the accuracy and again
+//! for the backward pass; at the demo's sizes the logits are tens of megabytes,
+//! so those passes were memory-bound.
 
 use rayon::prelude::*;
 
-/// Pixels per block: the running max and sum of a block stay in L1.
+use super::exp::exp;
+
+/// Pixels per block: a block's exponentials (`channels × BLOCK`) stay in L2.
 const BLOCK: usize = 1024;
 
-/// The pieces of work: `(image, first pixel, last pixel)`.
-fn blocks(n: usize, plane: usize) -> Vec<(usize, usize, usize)> {
-    (0..n)
-        .flat_map(|b| {
-            (0..plane)
-                .step_by(BLOCK)
-                .map(move |p| (b, p, (p + BLOCK).min(plane)))
-        })
-        .collect()
+/// What one pass over the logits adds up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    /// Σ over kept pixels of `−log softmax(x)[label]`.
+    pub loss: f64,
+    /// Pixels whose label is a class (not `ignore`, not out of range).
+    pub kept: usize,
+    /// Kept pixels whose first maximal logit is their label's.
+    pub correct: usize,
 }
 
-/// Log-sum-exp over the channels of pixels `p0..p1` of one image (`[c, plane]`).
-fn log_sum_exp(x: &[f32], c: usize, plane: usize, (p0, p1): (usize, usize)) -> Vec<f32> {
-    let mut max = vec![f32::NEG_INFINITY; p1 - p0];
-    for ch in 0..c {
-        for (m, &v) in max.iter_mut().zip(&x[ch * plane + p0..ch * plane + p1]) {
-            *m = m.max(v);
+impl Totals {
+    fn add(self, o: Totals) -> Totals {
+        Totals {
+            loss: self.loss + o.loss,
+            kept: self.kept + o.kept,
+            correct: self.correct + o.correct,
         }
     }
-    let mut sum = vec![0.0f32; p1 - p0];
-    for ch in 0..c {
-        let row = &x[ch * plane + p0..ch * plane + p1];
-        for ((s, &v), &m) in sum.iter_mut().zip(row).zip(&max) {
-            *s += (v - m).exp();
-        }
-    }
-    max.iter().zip(&sum).map(|(&m, &s)| m + s.ln()).collect()
 }
 
-/// `(Σ over kept pixels of −log softmax(x)[label], number of kept pixels)` for
-/// logits `[n, c, plane]` and labels `[n, plane]`.
-pub fn loss_sum(
+fn is_kept(l: i64, c: usize, ignore: i64) -> bool {
+    l != ignore && l >= 0 && (l as usize) < c
+}
+
+/// The pass over logits `[n, c, plane]` and labels `[n, plane]`. With `grad`
+/// (the logits' length) it also writes the gradient of the mean loss there.
+pub fn cross_entropy(
     x: &[f32],
     labels: &[i64],
     (n, c, plane): (usize, usize, usize),
     ignore: i64,
-) -> (f64, usize) {
-    blocks(n, plane)
-        .into_par_iter()
-        .map(|(b, p0, p1)| {
-            let img = &x[b * c * plane..(b + 1) * c * plane];
-            let lse = log_sum_exp(img, c, plane, (p0, p1));
-            let (mut total, mut kept) = (0.0f64, 0usize);
-            for (j, &l) in labels[b * plane + p0..b * plane + p1].iter().enumerate() {
-                if l == ignore || l < 0 || l as usize >= c {
-                    continue;
-                }
-                total += (lse[j] - img[l as usize * plane + p0 + j]) as f64;
-                kept += 1;
-            }
-            (total, kept)
-        })
-        .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    grad: Option<&mut [f32]>,
+) -> Totals {
+    let image = c * plane;
+    if n == 0 || image == 0 {
+        return Totals::default();
+    }
+    let kept = labels.iter().filter(|&&l| is_kept(l, c, ignore)).count();
+    let scale = 1.0 / kept.max(1) as f32;
+    let pass = |(img, labels): (&[f32], &[i64]), grad: Option<&mut [f32]>| {
+        image_pass(img, labels, (c, plane), ignore, scale, grad)
+    };
+    let inputs = x.par_chunks(image).zip(labels.par_chunks(plane));
+    match grad {
+        Some(g) => inputs
+            .zip(g.par_chunks_mut(image))
+            .map(|(i, g)| pass(i, Some(g)))
+            .reduce(Totals::default, Totals::add),
+        None => inputs
+            .map(|i| pass(i, None))
+            .reduce(Totals::default, Totals::add),
+    }
 }
 
-/// Gradient of the mean loss times `upstream`: `(softmax − one-hot) · upstream /
-/// kept` at kept pixels, zero at ignored ones.
-pub fn loss_grad(
-    x: &[f32],
+/// One image `[c, plane]`, block by block.
+fn image_pass(
+    img: &[f32],
     labels: &[i64],
     (c, plane): (usize, usize),
     ignore: i64,
-    upstream: f32,
-) -> Vec<f32> {
-    let kept = labels
-        .iter()
-        .filter(|&&l| l != ignore && l >= 0 && (l as usize) < c)
-        .count();
-    let scale = upstream / kept.max(1) as f32;
-    let mut grad = vec![0.0f32; x.len()];
-    grad.par_chunks_mut((c * plane).max(1))
-        .enumerate()
-        .for_each(|(b, out)| {
-            let img = &x[b * c * plane..(b + 1) * c * plane];
-            let labels = &labels[b * plane..(b + 1) * plane];
-            for p0 in (0..plane).step_by(BLOCK) {
-                let p1 = (p0 + BLOCK).min(plane);
-                let lse = log_sum_exp(img, c, plane, (p0, p1));
-                let keep: Vec<f32> = labels[p0..p1]
-                    .iter()
-                    .map(|&l| {
-                        if l == ignore || l < 0 || l as usize >= c {
-                            0.0
-                        } else {
-                            scale
-                        }
-                    })
-                    .collect();
-                for ch in 0..c {
-                    let (src, dst) = (
-                        &img[ch * plane + p0..ch * plane + p1],
-                        &mut out[ch * plane + p0..ch * plane + p1],
-                    );
-                    for (((d, &v), &s), &k) in dst.iter_mut().zip(src).zip(&lse).zip(&keep) {
-                        *d = (v - s).exp() * k;
-                    }
-                }
-                for (j, &l) in labels[p0..p1].iter().enumerate() {
-                    if keep[j] != 0.0 {
-                        out[l as usize * plane + p0 + j] -= keep[j];
-                    }
+    scale: f32,
+    mut grad: Option<&mut [f32]>,
+) -> Totals {
+    let mut totals = Totals::default();
+    let mut max = vec![0.0f32; BLOCK];
+    let mut arg = vec![0usize; BLOCK];
+    let mut sum = vec![0.0f32; BLOCK];
+    let mut e = vec![0.0f32; c * BLOCK];
+    for p0 in (0..plane).step_by(BLOCK) {
+        let len = (plane - p0).min(BLOCK);
+        let row = |ch: usize| &img[ch * plane + p0..ch * plane + p0 + len];
+        let (max, arg, sum) = (&mut max[..len], &mut arg[..len], &mut sum[..len]);
+        // The first maximum wins, as in argmax; NaN never does (it reaches the
+        // loss through the sum below).
+        max.copy_from_slice(row(0));
+        arg.fill(0);
+        for ch in 1..c {
+            for ((m, a), &v) in max.iter_mut().zip(arg.iter_mut()).zip(row(ch)) {
+                if v > *m {
+                    *m = v;
+                    *a = ch;
                 }
             }
-        });
-    grad
+        }
+        sum.fill(0.0);
+        for ch in 0..c {
+            let e = &mut e[ch * BLOCK..ch * BLOCK + len];
+            for (((e, s), &v), &m) in e.iter_mut().zip(sum.iter_mut()).zip(row(ch)).zip(&*max) {
+                *e = exp(v - m);
+                *s += *e;
+            }
+        }
+        let labels = &labels[p0..p0 + len];
+        for (j, &l) in labels.iter().enumerate() {
+            if is_kept(l, c, ignore) {
+                let l = l as usize;
+                let lse = max[j] + sum[j].ln();
+                totals.loss += (lse - img[l * plane + p0 + j]) as f64;
+                totals.kept += 1;
+                totals.correct += usize::from(arg[j] == l);
+            }
+        }
+        if let Some(g) = grad.as_deref_mut() {
+            // Reuse `sum` as the per-pixel factor: 1/Σ at kept pixels, 0 elsewhere.
+            for (s, &l) in sum.iter_mut().zip(labels) {
+                *s = if is_kept(l, c, ignore) {
+                    scale / *s
+                } else {
+                    0.0
+                };
+            }
+            for ch in 0..c {
+                let dst = &mut g[ch * plane + p0..ch * plane + p0 + len];
+                for ((d, &e), &f) in dst.iter_mut().zip(&e[ch * BLOCK..]).zip(&*sum) {
+                    *d = e * f;
+                }
+            }
+            for (j, &l) in labels.iter().enumerate() {
+                if is_kept(l, c, ignore) {
+                    g[l as usize * plane + p0 + j] -= scale;
+                }
+            }
+        }
+    }
+    totals
 }

@@ -13,6 +13,7 @@ mod autodiff;
 mod backend;
 mod batch_norm;
 mod cross_entropy;
+mod exp;
 mod pool;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,11 +152,11 @@ pub fn conv2d_affine(
     ))
 }
 
-/// `pool`'s forward pass: `tconv`'s plain kernel in inference, Burn's (which keeps
-/// the argmax for backward) on an autodiff device.
+/// `pool`'s forward pass on `tconv`'s kernel (differentiable on an autodiff device)
+/// when it is plain: floor mode, no dilation, symmetric padding.
 pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let padding = symmetric(&pool.padding);
-    let plain = pool.dilation == [1, 1] && !pool.ceil_mode && !x.device().is_autodiff();
+    let plain = pool.dilation == [1, 1] && !pool.ceil_mode;
     match padding.filter(|_| plain && use_tconv(&x)) {
         Some(padding) => Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_max_pool2d(
             x.into_dispatch(),
@@ -198,12 +199,29 @@ pub fn batch_norm_train(
 }
 
 /// Per-pixel cross-entropy of `logits` `[N, C, H, W]` against `labels` `[N, H, W]`,
-/// averaged over the pixels not labelled `ignore`, fused into one pass forward and
-/// one backward. For logits [`on_tconv`] accepts.
-pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>, ignore: i64) -> Tensor<1> {
-    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_cross_entropy(
+/// averaged over the pixels not labelled `ignore`, with `(correct, counted)`: the
+/// counted pixels whose argmax is their label. One fused pass over the logits
+/// (which, on an autodiff device, also computes the gradient for the backward
+/// step). For logits [`on_tconv`] accepts.
+pub fn cross_entropy(
+    logits: Tensor<4>,
+    labels: Tensor<3, Int>,
+    ignore: i64,
+) -> (Tensor<1>, (u64, u64)) {
+    let out = <Dispatch as TconvBackend>::tconv_cross_entropy(
         logits.into_dispatch(),
         labels.into_dispatch(),
         ignore,
-    ))
+        false,
+    );
+    let hits: Tensor<1, Int> = Tensor::from_dispatch(out.hits);
+    let hits = hits
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("hit counts are integers");
+    (
+        Tensor::from_dispatch(out.loss),
+        (hits[0] as u64, hits[1] as u64),
+    )
 }
