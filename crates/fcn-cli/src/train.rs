@@ -74,6 +74,10 @@ pub struct Args {
     /// Refuse images with more pixels than this.
     #[arg(long, default_value_t = data::DEFAULT_MAX_PIXELS)]
     max_pixels: u64,
+    /// Memory for decoded images, in MiB per split; epochs after the first skip
+    /// decoding what fits (0: decode every time)
+    #[arg(long, default_value_t = data::DEFAULT_CACHE_BYTES >> 20)]
+    cache_mib: usize,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -224,6 +228,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let options = ReadOptions {
         max_pixels: args.max_pixels,
         skip_bad: config.skip_bad,
+        cache_bytes: args.cache_mib << 20,
         ..Default::default()
     };
     let train_split =

@@ -119,16 +119,18 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
         .collect();
     let (items, skipped) = check_present(items, &list, options)?;
     let colors = ColorMap::new(&classes.colors, ignore_color);
-    Ok(Split {
-        root: dir.to_path_buf(),
-        name: split.to_string(),
-        items,
-        classes,
-        colors,
-        options: options.clone(),
-        skipped,
-        ignore_value,
-    })
+    Ok(Split::assemble(
+        super::SplitParts {
+            root: dir.to_path_buf(),
+            name: split.to_string(),
+            items,
+            classes,
+            colors,
+            skipped,
+            ignore_value,
+        },
+        options,
+    ))
 }
 
 /// File stem → path for the files in `dir` with one of `extensions`.

@@ -10,6 +10,7 @@
 //! warned about, and counted instead.
 
 pub mod augment;
+mod cache;
 pub mod colormap;
 pub mod decode;
 pub mod folders;
@@ -18,9 +19,12 @@ pub mod synthetic;
 pub mod voc;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use image::RgbImage;
 use ndarray::Array2;
+
+use cache::SampleCache;
 
 /// A file that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +82,9 @@ impl Classes {
     }
 }
 
+/// The default memory for decoded samples per split: the demo's training set fits.
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
 /// How a dataset is read.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -89,6 +96,8 @@ pub struct ReadOptions {
     pub val_fraction: f64,
     /// For own data without list files: the seed of the train/val split.
     pub split_seed: u64,
+    /// Decoded samples kept in memory per split, in bytes (0 keeps none).
+    pub cache_bytes: usize,
 }
 
 impl Default for ReadOptions {
@@ -98,6 +107,7 @@ impl Default for ReadOptions {
             skip_bad: false,
             val_fraction: 0.2,
             split_seed: 0,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -123,6 +133,8 @@ pub struct Split {
     pub skipped: Vec<DataError>,
     /// The mask value meaning "ignore"; it is read as 255.
     pub ignore_value: u8,
+    /// Samples already decoded, shared by this split's clones.
+    cache: Arc<SampleCache>,
 }
 
 impl Split {
@@ -137,6 +149,40 @@ impl Split {
     /// Decodes item `i` and checks it: image and mask of the same size, every label a
     /// class or 255.
     pub fn load(&self, i: usize) -> Result<Sample, DataError> {
+        if let Some(sample) = self.cache.get(i) {
+            return Ok(sample);
+        }
+        let sample = self.decode(i)?;
+        self.cache.offer(i, &sample);
+        Ok(sample)
+    }
+
+    /// A split over these items, with an empty cache of `options.cache_bytes`.
+    fn assemble(parts: SplitParts, options: &ReadOptions) -> Self {
+        let SplitParts {
+            root,
+            name,
+            items,
+            classes,
+            colors,
+            skipped,
+            ignore_value,
+        } = parts;
+        Self {
+            root,
+            name,
+            items,
+            classes,
+            colors,
+            options: options.clone(),
+            skipped,
+            ignore_value,
+            cache: Arc::new(SampleCache::new(options.cache_bytes)),
+        }
+    }
+
+    /// [`Self::load`] without the cache.
+    fn decode(&self, i: usize) -> Result<Sample, DataError> {
         let item = &self.items[i];
         let image = decode::read_image(&item.image, self.options.max_pixels)?;
         let mut mask = decode::read_mask(&item.mask, &self.colors, self.options.max_pixels)?;
@@ -168,6 +214,17 @@ impl Split {
             mask,
         })
     }
+}
+
+/// What a layout's reader finds, before [`Split::assemble`].
+struct SplitParts {
+    root: PathBuf,
+    name: String,
+    items: Vec<Item>,
+    classes: Classes,
+    colors: colormap::ColorMap,
+    skipped: Vec<DataError>,
+    ignore_value: u8,
 }
 
 /// Opens split `split` of the dataset at `dir`: Pascal VOC layout (also the

@@ -52,14 +52,16 @@ pub fn open(root: &Path, split: &str, options: &ReadOptions) -> Result<Split, Da
         .collect();
     let (items, skipped) = check_present(items, &list, options)?;
     let colors = ColorMap::new(&classes.colors, Some(VOC_BORDER));
-    Ok(Split {
-        root: root.to_path_buf(),
-        name: split.to_string(),
-        items,
-        classes,
-        colors,
-        options: options.clone(),
-        skipped,
-        ignore_value: super::colormap::IGNORE,
-    })
+    Ok(Split::assemble(
+        super::SplitParts {
+            root: root.to_path_buf(),
+            name: split.to_string(),
+            items,
+            classes,
+            colors,
+            skipped,
+            ignore_value: super::colormap::IGNORE,
+        },
+        options,
+    ))
 }

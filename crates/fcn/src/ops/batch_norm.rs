@@ -4,6 +4,28 @@
 
 use rayon::prelude::*;
 
+/// Lanes of a vectorised sum: independent f32 partial sums, added in f64 at the
+/// end (a single running sum would keep the loop scalar).
+const LANES: usize = 16;
+
+/// `Σ f(a[i], b[i])` over two slices of equal length.
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y) as f64)
+        .sum();
+    for (xa, xb) in ca.zip(cb) {
+        for ((l, &x), &y) in lanes.iter_mut().zip(xa).zip(xb) {
+            *l += f(x, y);
+        }
+    }
+    lanes.iter().map(|&l| l as f64).sum::<f64>() + tail
+}
+
 /// Per-channel `(mean, biased variance)` of `x` laid out `[n, c, plane]`.
 pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>) {
     let count = (n * plane).max(1) as f64;
@@ -11,16 +33,11 @@ pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>
         .into_par_iter()
         .map(|ch| {
             let planes = || (0..n).map(move |b| &x[(b * c + ch) * plane..][..plane]);
-            let sum: f64 = planes()
-                .map(|p| p.iter().map(|&v| v as f64).sum::<f64>())
-                .sum();
+            let sum: f64 = planes().map(|p| lane_sum(p, p, |v, _| v)).sum();
             let mean = sum / count;
+            let m = mean as f32;
             let sq: f64 = planes()
-                .map(|p| {
-                    p.iter()
-                        .map(|&v| (v as f64 - mean) * (v as f64 - mean))
-                        .sum::<f64>()
-                })
+                .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
                 .sum();
             (mean as f32, (sq / count) as f32)
         })
@@ -72,14 +89,13 @@ pub fn backward(
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let (m, s) = (mean[ch] as f64, inv_std[ch] as f64);
+            let (m, s) = (mean[ch], inv_std[ch]);
             let (mut sg, mut sgx) = (0.0f64, 0.0f64);
             for b in 0..n {
                 let at = (b * c + ch) * plane;
-                for (&g, &v) in grad[at..at + plane].iter().zip(&x[at..at + plane]) {
-                    sg += g as f64;
-                    sgx += g as f64 * (v as f64 - m) * s;
-                }
+                let (g, v) = (&grad[at..at + plane], &x[at..at + plane]);
+                sg += lane_sum(g, v, |g, _| g);
+                sgx += lane_sum(g, v, |g, v| g * (v - m)) * s as f64;
             }
             (sg, sgx)
         })

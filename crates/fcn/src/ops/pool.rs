@@ -1,13 +1,72 @@
-//! Max pooling: the stem's 3×3 stride-2 pool, one plane per task. The forward pass
+//! Max pooling: the stem's 3×3 stride-2 pool, one plane per task. Each output row
+//! is the maximum over its input rows taken element-wise first (a loop that
+//! vectorises), then over each window's columns of that one row. The forward pass
 //! keeps no argmax indices; the backward pass finds each window's winner again
-//! from the saved input (nine comparisons per output, cheaper than writing and
-//! reading an index tensor).
+//! from the saved input and the recomputed maximum.
 
 use rayon::prelude::*;
 
 /// Output side of a max pool (floor mode, dilation 1).
 pub fn pooled_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
     (side + 2 * padding).saturating_sub(kernel) / stride.max(1) + 1
+}
+
+/// The input rows (or columns) `start..end` that output row `o` pools over.
+fn window(o: usize, kernel: usize, stride: usize, padding: usize, side: usize) -> (usize, usize) {
+    let start = (o * stride).saturating_sub(padding);
+    let end = (o * stride + kernel).saturating_sub(padding).min(side);
+    (start, end)
+}
+
+/// The larger of the two, NaN winning (PyTorch propagates NaN through pooling).
+#[inline(always)]
+fn pick(best: f32, v: f32) -> f32 {
+    if v > best || v.is_nan() { v } else { best }
+}
+
+/// The windows of one pooling, per output row and per output column.
+struct Windows {
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
+    w: usize,
+}
+
+impl Windows {
+    fn new(
+        (h, w): (usize, usize),
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Self {
+        let oh = pooled_side(h, kernel[0], stride[0], padding[0]);
+        let ow = pooled_side(w, kernel[1], stride[1], padding[1]);
+        Self {
+            rows: (0..oh)
+                .map(|o| window(o, kernel[0], stride[0], padding[0], h))
+                .collect(),
+            cols: (0..ow)
+                .map(|o| window(o, kernel[1], stride[1], padding[1], w))
+                .collect(),
+            w,
+        }
+    }
+
+    /// Output row `oy` of plane `src` into `out`, with `vmax` (`w` long) as scratch.
+    fn pool_row(&self, src: &[f32], oy: usize, vmax: &mut [f32], out: &mut [f32]) {
+        let w = self.w;
+        let (y0, y1) = self.rows[oy];
+        vmax.fill(f32::NEG_INFINITY);
+        for y in y0..y1 {
+            for (m, &v) in vmax.iter_mut().zip(&src[y * w..(y + 1) * w]) {
+                *m = pick(*m, v);
+            }
+        }
+        for (o, &(x0, x1)) in out.iter_mut().zip(&self.cols) {
+            *o = vmax[x0..x1]
+                .iter()
+                .fold(f32::NEG_INFINITY, |b, &v| pick(b, v));
+        }
+    }
 }
 
 /// Max pooling of `planes` planes of `h × w` (dense, row-major) with padding that
@@ -19,42 +78,24 @@ pub fn max_pool2d(
     stride: [usize; 2],
     padding: [usize; 2],
 ) -> (Vec<f32>, (usize, usize)) {
-    let oh = pooled_side(h, kernel[0], stride[0], padding[0]);
-    let ow = pooled_side(w, kernel[1], stride[1], padding[1]);
+    let win = Windows::new((h, w), kernel, stride, padding);
+    let (oh, ow) = (win.rows.len(), win.cols.len());
     let planes = input.len() / (h * w).max(1);
     let mut out = vec![0.0f32; planes * oh * ow];
-    if oh * ow == 0 {
+    if oh * ow == 0 || h * w == 0 {
         return (out, (oh, ow));
     }
     out.par_chunks_mut(oh * ow)
         .zip(input.par_chunks(h * w))
-        .for_each(|(dst, src)| {
-            for oy in 0..oh {
-                let (y0, y1) = window(oy, kernel[0], stride[0], padding[0], h);
-                let row = &mut dst[oy * ow..(oy + 1) * ow];
-                row.fill(f32::NEG_INFINITY);
-                for y in y0..y1 {
-                    let line = &src[y * w..(y + 1) * w];
-                    for (ox, best) in row.iter_mut().enumerate() {
-                        let (x0, x1) = window(ox, kernel[1], stride[1], padding[1], w);
-                        for &v in &line[x0..x1] {
-                            // NaN propagates, as in PyTorch.
-                            if v > *best || v.is_nan() {
-                                *best = v;
-                            }
-                        }
-                    }
+        .for_each_init(
+            || vec![0.0f32; w],
+            |vmax, (dst, src)| {
+                for (oy, row) in dst.chunks_mut(ow).enumerate() {
+                    win.pool_row(src, oy, vmax, row);
                 }
-            }
-        });
+            },
+        );
     (out, (oh, ow))
-}
-
-/// The input rows (or columns) `start..end` that output row `o` pools over.
-fn window(o: usize, kernel: usize, stride: usize, padding: usize, side: usize) -> (usize, usize) {
-    let start = (o * stride).saturating_sub(padding);
-    let end = (o * stride + kernel).saturating_sub(padding).min(side);
-    (start, end)
 }
 
 /// Gradient of [`max_pool2d`] with respect to its input: each output's gradient
@@ -68,8 +109,8 @@ pub fn max_pool2d_backward(
     stride: [usize; 2],
     padding: [usize; 2],
 ) -> Vec<f32> {
-    let oh = pooled_side(h, kernel[0], stride[0], padding[0]);
-    let ow = pooled_side(w, kernel[1], stride[1], padding[1]);
+    let win = Windows::new((h, w), kernel, stride, padding);
+    let (oh, ow) = (win.rows.len(), win.cols.len());
     let mut out = vec![0.0f32; input.len()];
     if oh * ow == 0 || h * w == 0 {
         return out;
@@ -77,25 +118,23 @@ pub fn max_pool2d_backward(
     out.par_chunks_mut(h * w)
         .zip(input.par_chunks(h * w))
         .zip(grad.par_chunks(oh * ow))
-        .for_each(|((dst, src), g)| {
-            for oy in 0..oh {
-                let (y0, y1) = window(oy, kernel[0], stride[0], padding[0], h);
-                for ox in 0..ow {
-                    let (x0, x1) = window(ox, kernel[1], stride[1], padding[1], w);
-                    let mut best = (f32::NEG_INFINITY, None);
-                    for y in y0..y1 {
-                        for x in x0..x1 {
-                            let v = src[y * w + x];
-                            if best.1.is_none() || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                                best = (v, Some(y * w + x));
-                            }
+        .for_each_init(
+            || (vec![0.0f32; w], vec![0.0f32; ow]),
+            |(vmax, best), ((dst, src), g)| {
+                for oy in 0..oh {
+                    win.pool_row(src, oy, vmax, best);
+                    let (y0, y1) = win.rows[oy];
+                    for (ox, (&(x0, x1), &m)) in win.cols.iter().zip(best.iter()).enumerate() {
+                        let hit = |v: f32| v == m || (m.is_nan() && v.is_nan());
+                        let at = (y0..y1)
+                            .flat_map(|y| (x0..x1).map(move |x| y * w + x))
+                            .find(|&i| hit(src[i]));
+                        if let Some(i) = at {
+                            dst[i] += g[oy * ow + ox];
                         }
                     }
-                    if let Some(at) = best.1 {
-                        dst[at] += g[oy * ow + ox];
-                    }
                 }
-            }
-        });
+            },
+        );
     out
 }
