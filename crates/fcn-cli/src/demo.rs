@@ -26,13 +26,14 @@ pub struct Args {
     /// Image size; a stride-32 network needs objects several cells of 32 pixels wide.
     #[arg(long, default_value = "256x384", value_parser = parse_size)]
     size: (usize, usize),
-    #[arg(long, default_value_t = 9)]
+    #[arg(long, default_value_t = 14)]
     epochs: usize,
     /// Backbone width (64 is ResNet-18); 8 learns the synthetic shapes fastest per
     /// second here.
     #[arg(long, default_value_t = 8)]
     width: usize,
-    #[arg(long, default_value_t = 16)]
+    /// 8 reaches a given mIoU in fewer epochs than 16 at the same cost per epoch.
+    #[arg(long, default_value_t = 8)]
     batch_size: usize,
     #[arg(long, default_value_t = 0.003)]
     lr: f64,
