@@ -48,7 +48,8 @@ pub struct CrossEntropy<B: burn::backend::Backend> {
     pub loss: FloatTensor<B>,
     /// `[correct, kept]`: kept pixels whose argmax is their label, and kept pixels.
     pub hits: IntTensor<B>,
-    /// The gradient of the mean loss with respect to the logits, when asked for.
+    /// The gradient of the mean loss with respect to the logits, when asked for
+    /// (`Bias` is the extension's optional tensor).
     #[extension_type]
     pub grad: Bias<B>,
 }
@@ -126,7 +127,9 @@ pub trait TconvBackend: burn::backend::Backend {
 
     /// The fused per-pixel cross-entropy of logits `[N, C, H, W]` and labels
     /// `[N, H, W]`, over the pixels whose label is not `ignore`: see
-    /// [`CrossEntropy`]. The gradient is computed only when `with_grad`.
+    /// [`CrossEntropy`]. The gradient is computed only when `with_grad`; on the
+    /// autodiff backend, whenever the logits are tracked (it is kept for the
+    /// backward step rather than returned).
     fn tconv_cross_entropy(
         logits: FloatTensor<Self>,
         labels: IntTensor<Self>,

@@ -54,7 +54,7 @@ pub fn cross_entropy(
     let kept = labels.iter().filter(|&&l| is_kept(l, c, ignore)).count();
     let scale = 1.0 / kept.max(1) as f32;
     let pass = |(img, labels): (&[f32], &[i64]), grad: Option<&mut [f32]>| {
-        image_pass(img, labels, (c, plane), ignore, scale, grad)
+        super::simd::wide(|| image_pass(img, labels, (c, plane), ignore, scale, grad))
     };
     let inputs = x.par_chunks(image).zip(labels.par_chunks(plane));
     match grad {
@@ -69,6 +69,7 @@ pub fn cross_entropy(
 }
 
 /// One image `[c, plane]`, block by block.
+#[inline(always)]
 fn image_pass(
     img: &[f32],
     labels: &[i64],

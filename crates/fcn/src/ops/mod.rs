@@ -15,6 +15,7 @@ mod batch_norm;
 mod cross_entropy;
 mod exp;
 mod pool;
+mod simd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

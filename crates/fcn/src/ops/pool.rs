@@ -52,6 +52,7 @@ impl Windows {
     }
 
     /// Output row `oy` of plane `src` into `out`, with `vmax` (`w` long) as scratch.
+    #[inline(always)]
     fn pool_row(&self, src: &[f32], oy: usize, vmax: &mut [f32], out: &mut [f32]) {
         let w = self.w;
         let (y0, y1) = self.rows[oy];
@@ -90,9 +91,11 @@ pub fn max_pool2d(
         .for_each_init(
             || vec![0.0f32; w],
             |vmax, (dst, src)| {
-                for (oy, row) in dst.chunks_mut(ow).enumerate() {
-                    win.pool_row(src, oy, vmax, row);
-                }
+                super::simd::wide(|| {
+                    for (oy, row) in dst.chunks_mut(ow).enumerate() {
+                        win.pool_row(src, oy, vmax, row);
+                    }
+                })
             },
         );
     (out, (oh, ow))
@@ -121,19 +124,21 @@ pub fn max_pool2d_backward(
         .for_each_init(
             || (vec![0.0f32; w], vec![0.0f32; ow]),
             |(vmax, best), ((dst, src), g)| {
-                for oy in 0..oh {
-                    win.pool_row(src, oy, vmax, best);
-                    let (y0, y1) = win.rows[oy];
-                    for (ox, (&(x0, x1), &m)) in win.cols.iter().zip(best.iter()).enumerate() {
-                        let hit = |v: f32| v == m || (m.is_nan() && v.is_nan());
-                        let at = (y0..y1)
-                            .flat_map(|y| (x0..x1).map(move |x| y * w + x))
-                            .find(|&i| hit(src[i]));
-                        if let Some(i) = at {
-                            dst[i] += g[oy * ow + ox];
+                super::simd::wide(|| {
+                    for oy in 0..oh {
+                        win.pool_row(src, oy, vmax, best);
+                        let (y0, y1) = win.rows[oy];
+                        for (ox, (&(x0, x1), &m)) in win.cols.iter().zip(best.iter()).enumerate() {
+                            let hit = |v: f32| v == m || (m.is_nan() && v.is_nan());
+                            let at = (y0..y1)
+                                .flat_map(|y| (x0..x1).map(move |x| y * w + x))
+                                .find(|&i| hit(src[i]));
+                            if let Some(i) = at {
+                                dst[i] += g[oy * ow + ox];
+                            }
                         }
                     }
-                }
+                })
             },
         );
     out

@@ -9,6 +9,7 @@ mod lowering;
 mod subpixel;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis};
+use rayon::prelude::*;
 
 use crate::ConvGrads;
 use crate::shape::Geometry;
@@ -38,13 +39,33 @@ fn add_bias(out: &mut Array4<f32>, bias: Option<ArrayView1<f32>>) {
     }
 }
 
+/// Per-channel sums of `a` laid out `[batch, channels, plane]`, in parallel over
+/// channels; each plane is summed in independent f32 lanes (a loop that
+/// vectorises) and the lanes and planes in f64.
 fn channel_sums(a: &[f32], batch: usize, channels: usize) -> Array1<f32> {
+    const LANES: usize = 16;
     let plane = a.len().checked_div(batch * channels).unwrap_or(0);
-    let mut sums = vec![0.0f64; channels];
-    for (i, p) in a.chunks(plane.max(1)).enumerate().take(batch * channels) {
-        sums[i % channels] += p.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    sums.into_iter().map(|v| v as f32).collect()
+    let plane_sum = |p: &[f32]| {
+        let mut lanes = [0.0f32; LANES];
+        let chunks = p.chunks_exact(LANES);
+        let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += v;
+            }
+        }
+        lanes.iter().map(|&l| l as f64).sum::<f64>() + tail
+    };
+    (0..channels)
+        .into_par_iter()
+        .map(|ch| {
+            let total: f64 = (0..batch)
+                .map(|b| plane_sum(&a[(b * channels + ch) * plane..][..plane]))
+                .sum();
+            total as f32
+        })
+        .collect::<Vec<f32>>()
+        .into()
 }
 
 fn img_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
