@@ -373,3 +373,43 @@ fn a_diverging_loss_stops_with_a_message() {
         "the good run is untouched"
     );
 }
+
+/// `fcn demo` (the main job) on a tiny dataset: it writes the report, the weights
+/// and the sample images, and its last lines give the elapsed time and the mIoU.
+#[test]
+fn demo_writes_its_report_and_ends_with_time_and_miou() {
+    let dir = tmp("demo");
+    let o = fcn(&[
+        "demo",
+        "--out",
+        s(&dir),
+        "--n",
+        "10",
+        "--size",
+        "64x96",
+        "--epochs",
+        "1",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("<svg"), "the report has the training curve");
+    assert!(
+        report.contains("samples/"),
+        "the report shows segmented samples"
+    );
+    assert!(dir.join("run/model.safetensors").is_file());
+    let lines: Vec<&str> = out.lines().collect();
+    let [.., elapsed, miou] = lines[..] else {
+        panic!("too few lines: {out}");
+    };
+    let seconds: f64 = elapsed
+        .strip_prefix("elapsed: ")
+        .unwrap()
+        .trim_end_matches(" s")
+        .parse()
+        .unwrap();
+    let miou: f64 = miou.strip_prefix("val mIoU: ").unwrap().parse().unwrap();
+    assert!(seconds > 0.0 && (0.0..=1.0).contains(&miou), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
