@@ -35,6 +35,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let options = ReadOptions {
         max_pixels: args.max_pixels,
         skip_bad: args.skip_bad,
+        // One pass over the split: keeping decoded images would only cost memory.
+        cache_bytes: 0,
         ..Default::default()
     };
     let split = data::open(&args.data, &args.split, &options).context("cannot open the dataset")?;

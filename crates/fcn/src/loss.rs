@@ -37,8 +37,8 @@ pub fn cross_entropy_with_hits(
     (cross_entropy(logits, labels), hits)
 }
 
-/// `(correct, counted)`: the pixels not ignored, and those of them whose argmax
-/// is their label.
+/// `(correct, counted)`: of the pixels not ignored (counted), those whose argmax
+/// is their label (correct).
 pub fn pixel_hits(logits: &Tensor<4>, labels: &Tensor<3, Int>) -> (u64, u64) {
     let pred: Tensor<3, Int> = logits.clone().argmax(1).squeeze_dim(1);
     let keep = labels.clone().not_equal_elem(IGNORE_LABEL);

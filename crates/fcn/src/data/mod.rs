@@ -146,8 +146,8 @@ impl Split {
         self.items.is_empty()
     }
 
-    /// Decodes item `i` and checks it: image and mask of the same size, every label a
-    /// class or 255.
+    /// Item `i`, decoded and checked (image and mask of the same size, every label a
+    /// class or 255), or a copy from memory when an earlier load kept it.
     pub fn load(&self, i: usize) -> Result<Sample, DataError> {
         if let Some(sample) = self.cache.get(i) {
             return Ok(sample);
@@ -181,7 +181,7 @@ impl Split {
         }
     }
 
-    /// [`Self::load`] without the cache.
+    /// Decodes and checks item `i` (no cache).
     fn decode(&self, i: usize) -> Result<Sample, DataError> {
         let item = &self.items[i];
         let image = decode::read_image(&item.image, self.options.max_pixels)?;

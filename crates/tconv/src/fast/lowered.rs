@@ -170,7 +170,7 @@ pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> 
     }
 }
 
-/// [`weight_grad`] split over images and bands of rows: each thread sums its
+/// [`weight_grad`] split over images and bands of rows: each rayon task sums its
 /// pieces into a whole weight-shaped accumulator, and the accumulators are added.
 /// The split for few image channels (the stem has three), where splitting by
 /// channel leaves threads idle: the stem's gradient at the demo's size went from
