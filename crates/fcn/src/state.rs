@@ -44,11 +44,6 @@ impl StateDict {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
     }
-
-    /// Total number of values.
-    pub fn num_values(&self) -> usize {
-        self.tensors.values().map(|t| t.data.len()).sum()
-    }
 }
 
 /// Hands out the tensors of a state dict by name while a model is built from it,
@@ -74,25 +69,20 @@ impl<'a> StateReader<'a> {
     }
 
     /// The tensor called `key`, which must have `shape`. Problems are collected and
-    /// reported together by [`finish`](Self::finish); meanwhile a zero tensor stands in.
-    pub fn take(&mut self, key: &str, shape: &[usize]) -> Vec<f32> {
-        let zeros = || vec![0.0; shape.iter().product()];
+    /// reported together by [`finish`](Self::finish); meanwhile nothing is allocated
+    /// for the expected shape, which comes from the file and may be absurd.
+    pub fn take(&mut self, key: &str, shape: &[usize]) -> Option<Vec<f32>> {
         let Some(t) = self.dict.tensors.get(key) else {
             self.missing.push(key.to_string());
-            return zeros();
+            return None;
         };
         self.used.insert(key.to_string());
         if t.shape != shape {
             self.errors
                 .push(format!("{key}: shape {:?}, expected {shape:?}", t.shape));
-            return zeros();
+            return None;
         }
-        t.data.clone()
-    }
-
-    /// Whether the dict holds `key` (for optional tensors such as a bias).
-    pub fn has(&self, key: &str) -> bool {
-        self.dict.tensors.contains_key(key)
+        Some(t.data.clone())
     }
 
     /// Fails, listing every problem, if a tensor was missing or misshapen, or if a key

@@ -62,24 +62,53 @@ pub struct Loaded {
 pub const FORMAT_KEY: &str = "fcn_format_version";
 pub const FORMAT_VERSION: &str = "1";
 
+/// How a file's first bytes and length say it is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// safetensors: a little-endian header length, then that many bytes of JSON.
+    Safetensors,
+    /// A zip archive (`torch.save` since PyTorch 1.6).
+    Zip,
+    /// A legacy `torch.save` pickle stream (protocol 2 to 5).
+    Pickle,
+}
+
+/// Tells the container from the file's structure, never from one byte: a
+/// safetensors header length is a multiple of 8 and may well start with 0x80, the
+/// pickle protocol opcode. `head` is the file's first bytes (at least 9 when the
+/// file has them) and `len` its length.
+pub fn detect(head: &[u8], len: u64) -> Option<Container> {
+    if let Some(n) = head.get(..8) {
+        let n = u64::from_le_bytes(n.try_into().expect("8 bytes"));
+        let fits = n.checked_add(8).is_some_and(|end| end <= len);
+        if fits && n >= 2 && head.get(8) == Some(&b'{') {
+            return Some(Container::Safetensors);
+        }
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Some(Container::Zip);
+    }
+    match head {
+        [0x80, 2..=5, ..] => Some(Container::Pickle),
+        _ => None,
+    }
+}
+
 /// Reads any supported weight file.
 pub fn read(path: &Path) -> Result<Loaded> {
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 9];
     let mut file = std::fs::File::open(path).map_err(|e| FcnError::io(path, e))?;
+    let len = file.metadata().map_err(|e| FcnError::io(path, e))?.len();
     let got = read_up_to(&mut file, &mut head).map_err(|e| FcnError::io(path, e))?;
     drop(file);
-    let head = &head[..got];
-    // A zip archive (torch.save since 1.6) or a legacy pickle (protocol 2+ opcode).
-    if head.starts_with(b"PK\x03\x04") || head.first() == Some(&0x80) {
-        return read_pytorch(path);
+    match detect(&head[..got], len) {
+        Some(Container::Safetensors) => read_safetensors(path),
+        Some(Container::Zip | Container::Pickle) => read_pytorch(path, len),
+        None => Err(FcnError::weights(
+            path,
+            "not a checkpoint: neither a PyTorch .pth file (zip or pickle) nor safetensors",
+        )),
     }
-    if got == 8 {
-        return read_safetensors(path);
-    }
-    Err(FcnError::weights(
-        path,
-        "not a checkpoint: neither a PyTorch .pth file nor safetensors",
-    ))
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -93,14 +122,11 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn read_pytorch(path: &Path) -> Result<Loaded> {
+fn read_pytorch(path: &Path, file_len: u64) -> Result<Loaded> {
     let reader = PytorchReader::new(path)
         .map_err(|e| FcnError::weights(path, format!("not a readable PyTorch checkpoint: {e}")))?;
     let mut found = Found::default();
     for (key, t) in reader.tensors() {
-        let bytes = t
-            .read()
-            .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
         let kind = match t.dtype() {
             DType::F32 => Some(Float::F32),
             DType::F16 => Some(Float::F16),
@@ -109,6 +135,20 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
             _ => None,
         };
         let dtype = format!("{:?}", t.dtype()).to_lowercase();
+        // The pickle declares the shape: check it fits in the file before reading.
+        let declared = byte_len(t.shape(), t.dtype().size());
+        if declared.is_none_or(|n| n as u64 > file_len) {
+            return Err(FcnError::weights(
+                path,
+                format!(
+                    "tensor {key}: shape {:?} of {dtype} does not fit in a file of {file_len} bytes",
+                    t.shape()
+                ),
+            ));
+        }
+        let bytes = t
+            .read()
+            .map_err(|e| FcnError::weights(path, format!("tensor {key}: {e}")))?;
         let native = cfg!(target_endian = "little");
         found.add(
             key.clone(),
@@ -122,16 +162,24 @@ fn read_pytorch(path: &Path) -> Result<Loaded> {
     found.finish(path, HashMap::new())
 }
 
+/// Bytes of a tensor of `shape` with `element` bytes per value, unless that overflows.
+fn byte_len(shape: &[usize], element: usize) -> Option<usize> {
+    shape.iter().try_fold(element, |n, &d| n.checked_mul(d))
+}
+
 /// Tensors read from a checkpoint, sorted into float weights and other keys.
 #[derive(Default)]
 struct Found {
     state: StateDict,
     integer_keys: Vec<String>,
     dtypes: std::collections::BTreeSet<String>,
+    /// Tensors that cannot be weights: integer weights, non-finite values.
+    problems: Vec<String>,
 }
 
 impl Found {
-    /// Adds one tensor; `kind` is `None` for non-float tensors, whose keys are kept aside.
+    /// Adds one tensor; `kind` is `None` for non-float tensors. Those are kept aside
+    /// when they are counters (`num_batches_tracked`) and reported otherwise.
     fn add(
         &mut self,
         key: String,
@@ -141,19 +189,36 @@ impl Found {
         bytes: &[u8],
         le: bool,
     ) {
-        match kind {
-            Some(kind) => {
-                self.dtypes.insert(dtype.to_string());
-                let values = decode_floats(bytes, kind, le);
-                self.state.insert(key, NamedTensor::new(shape, values));
+        let Some(kind) = kind else {
+            if key.ends_with("num_batches_tracked") {
+                self.integer_keys.push(key);
+            } else {
+                self.problems
+                    .push(format!("{key}: dtype {dtype}; weights must be floats"));
             }
-            None => self.integer_keys.push(key),
+            return;
+        };
+        let values = decode_floats(bytes, kind, le);
+        if values.len() != shape.iter().product::<usize>() {
+            self.problems.push(format!(
+                "{key}: {} values for shape {shape:?}",
+                values.len()
+            ));
+            return;
         }
+        if let Some(problem) = impossible_values(&key, &values) {
+            self.problems.push(problem);
+        }
+        self.dtypes.insert(dtype.to_string());
+        self.state.insert(key, NamedTensor::new(shape, values));
     }
 
     /// Identifies the format (native when the metadata says so, otherwise by key
     /// names) and renames torchvision's keys to the textbook's.
     fn finish(mut self, path: &Path, metadata: HashMap<String, String>) -> Result<Loaded> {
+        if !self.problems.is_empty() {
+            return Err(FcnError::weights(path, self.problems.join("; ")));
+        }
         self.integer_keys.sort();
         let format = if metadata.contains_key(FORMAT_KEY) {
             WeightFormat::Native
@@ -171,6 +236,26 @@ impl Found {
             metadata,
         })
     }
+}
+
+/// Why `values` cannot be the tensor `key`: a NaN or infinity anywhere, or a
+/// negative BatchNorm running variance.
+fn impossible_values(key: &str, values: &[f32]) -> Option<String> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Some(format!(
+            "{key}: value {} at index {i} is not finite",
+            values[i]
+        ));
+    }
+    if key.ends_with(".running_var")
+        && let Some(i) = values.iter().position(|&v| v < 0.0)
+    {
+        return Some(format!(
+            "{key}: negative variance {} at index {i}",
+            values[i]
+        ));
+    }
+    None
 }
 
 /// The float element types a checkpoint may store.
@@ -271,7 +356,7 @@ fn read_safetensors(path: &Path) -> Result<Loaded> {
     let not = |e: safetensors::SafeTensorError| {
         FcnError::weights(
             path,
-            format!("not a checkpoint: neither a PyTorch .pth file nor valid safetensors ({e})"),
+            format!("a safetensors header that does not describe its tensors ({e})"),
         )
     };
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(not)?;
@@ -330,20 +415,36 @@ pub fn write_safetensors(
     write_atomically(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+/// Writes `bytes` to a temporary file beside `path`, flushes it to disk, renames it
+/// over `path` and flushes the directory, so that after a crash `path` holds either
+/// the old or the new contents, and the rename itself survives.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = std::path::PathBuf::from(tmp);
     let write = || -> std::io::Result<()> {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         FcnError::io(path, e)
     })
+}
+
+/// Flushes the directory holding `path`, which makes a rename into it durable.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }

@@ -40,6 +40,11 @@ impl FcnNet {
     }
 }
 
+/// Input sides must be multiples of this (the backbone's total stride); other
+/// sizes are padded at the bottom and right, and the padding is cropped away or,
+/// in training, ignored by the loss.
+pub const INPUT_MULTIPLE: usize = 32;
+
 /// The ImageNet statistics every torchvision backbone was trained with.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -105,6 +110,64 @@ impl FcnConfig {
     }
 }
 
+/// The most classes a model may have: masks hold one byte per pixel and 255 is
+/// the ignored label.
+pub const MAX_CLASSES: usize = 255;
+
+/// The widest backbone built from scratch (64 is ResNet-18; 512 is already 45 times
+/// its 11 million parameters).
+pub const MAX_WIDTH: usize = 512;
+
+impl FcnConfig {
+    /// Checks the configuration before anything is allocated for it: the width and
+    /// class count in range, the class names one per class, the normalisation usable.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(FcnError::Input(m));
+        if !(1..=MAX_WIDTH).contains(&self.width) {
+            return bad(format!("width {} is outside 1..={MAX_WIDTH}", self.width));
+        }
+        if !(1..=MAX_CLASSES).contains(&self.num_classes) {
+            return bad(format!(
+                "{} classes is outside 1..={MAX_CLASSES} (masks hold one byte per pixel)",
+                self.num_classes
+            ));
+        }
+        if self.class_names.len() != self.num_classes {
+            return bad(format!(
+                "{} class names for {} classes",
+                self.class_names.len(),
+                self.num_classes
+            ));
+        }
+        if let Some(c) = (0..3).find(|&c| !(self.std[c].is_finite() && self.std[c] > 0.0)) {
+            return bad(format!("std[{c}] is {}; it must be positive", self.std[c]));
+        }
+        if let Some(c) = (0..3).find(|&c| !self.mean[c].is_finite()) {
+            return bad(format!("mean[{c}] is {}", self.mean[c]));
+        }
+        Ok(())
+    }
+
+    /// Bytes of the model's tensors (parameters and BatchNorm statistics, f32), from
+    /// the architecture's shapes alone, for a memory estimate before building it.
+    pub fn weight_bytes(&self) -> u64 {
+        let (w, c) = (self.width as u64, self.num_classes as u64);
+        let bn = |ch: u64| 4 * ch;
+        let mut n = 3 * w * 49 + bn(w);
+        for s in 0..4 {
+            let cout = w << s;
+            let cin = if s == 0 { w } else { cout / 2 };
+            n += 9 * cin * cout + 27 * cout * cout + 3 * bn(cout);
+            if s > 0 {
+                n += cin * cout + bn(cout);
+            }
+        }
+        let (k, _, _) = super::head::UPSAMPLE;
+        n += 8 * w * c + c + c * c * (k * k) as u64 + c;
+        4 * n
+    }
+}
+
 /// What travels with a model besides its tensors.
 pub type ModelMeta = FcnConfig;
 
@@ -131,6 +194,8 @@ pub struct Fcn {
 impl Fcn {
     /// A freshly initialised model: random backbone, Xavier-uniform class convolution,
     /// bilinear upsampling.
+    ///
+    /// Call [`FcnConfig::validate`] first for a configuration a user gave.
     pub fn new(config: &FcnConfig, device: &Device) -> Self {
         let backbone = ResNet18::build(&mut Source::Init, config.width, device);
         let head = FcnHead::build(
@@ -170,46 +235,60 @@ impl Fcn {
     ) -> Result<Self> {
         let shape_of = |key: &str| loaded.state.tensors.get(key).map(|t| t.shape.clone());
         let width = match shape_of("0.weight").as_deref() {
-            Some([w, 3, 7, 7]) if *w > 0 => *w,
+            Some([w, 3, 7, 7]) if (1..=MAX_WIDTH).contains(w) => *w,
             Some(other) => {
                 return Err(FcnError::weights(
                     path,
-                    format!("0.weight: shape {other:?}, expected [width, 3, 7, 7]"),
+                    format!(
+                        "0.weight: shape {other:?}, expected [width, 3, 7, 7] with width 1..={MAX_WIDTH}"
+                    ),
                 ));
             }
             None => return Err(FcnError::weights(path, "missing keys: 0.weight")),
         };
+        let torchvision = loaded.format == WeightFormat::TorchvisionResNet18;
+        let classes = if torchvision {
+            config.num_classes
+        } else {
+            match shape_of("final_conv.weight").as_deref() {
+                Some([c, ..]) if (1..=MAX_CLASSES).contains(c) => *c,
+                Some(other) => {
+                    return Err(FcnError::weights(
+                        path,
+                        format!(
+                            "final_conv.weight: shape {other:?} declares more than {MAX_CLASSES} classes or none"
+                        ),
+                    ));
+                }
+                None => return Err(FcnError::weights(path, "missing keys: final_conv.weight")),
+            }
+        };
         let mut meta = match loaded.format {
             WeightFormat::Native => meta_from(path, &loaded.metadata)?,
+            _ if config.num_classes != classes => config.clone().with_num_classes(classes),
             _ => config.clone(),
         };
+        if meta.num_classes != classes {
+            return Err(FcnError::weights(
+                path,
+                format!(
+                    "the metadata says {} classes but final_conv.weight has {classes}",
+                    meta.num_classes
+                ),
+            ));
+        }
         meta.width = width;
+        meta.validate()
+            .map_err(|e| FcnError::weights(path, format!("metadata: {e}")))?;
         let source = path.display().to_string();
         let mut reader = StateReader::new(&source, &loaded.state);
         let backbone = ResNet18::build(&mut Source::State(&mut reader), width, device);
-        let head = if loaded.format == WeightFormat::TorchvisionResNet18 {
-            FcnHead::build(
-                &mut Source::Init,
-                backbone.out_channels(),
-                meta.num_classes,
-                device,
-            )
+        let head_source = &mut if torchvision {
+            Source::Init
         } else {
-            let classes = match shape_of("final_conv.weight").as_deref() {
-                Some([c, ..]) => *c,
-                _ => return Err(FcnError::weights(path, "missing keys: final_conv.weight")),
-            };
-            if meta.num_classes != classes {
-                meta = meta.with_num_classes(classes);
-            }
-            FcnHead::build(
-                &mut Source::State(&mut reader),
-                backbone.out_channels(),
-                classes,
-                device,
-            )
+            Source::State(&mut reader)
         };
-        let torchvision = loaded.format == WeightFormat::TorchvisionResNet18;
+        let head = FcnHead::build(head_source, backbone.out_channels(), classes, device);
         let mut ignored = reader.finish(|k| torchvision && k.starts_with("fc."))?;
         ignored.extend(loaded.integer_keys.iter().cloned());
         ignored.sort();
@@ -223,6 +302,31 @@ impl Fcn {
                 ignored_keys: ignored,
             }),
         })
+    }
+
+    /// As [`Fcn::load`], for commands that use the model as it is (`eval`, `segment`,
+    /// `export`): a backbone-only file is refused, since its head would be random.
+    pub fn load_trained(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        Self::load_trained_with(path, &FcnConfig::default(), device)
+    }
+
+    /// As [`Fcn::load_trained`], with [`Fcn::load_with`]'s `config`.
+    pub fn load_trained_with(
+        path: impl AsRef<Path>,
+        config: &FcnConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let model = Self::load_with(path, config, device)?;
+        if model.origin.as_ref().map(|o| o.format) == Some(WeightFormat::TorchvisionResNet18) {
+            return Err(FcnError::weights(
+                path,
+                "a backbone only (missing keys: final_conv.weight, final_conv.bias, \
+                 transpose_conv.weight, transpose_conv.bias): it is a starting point for \
+                 `fcn train --backbone`, not a segmentation model",
+            ));
+        }
+        Ok(model)
     }
 
     /// Saves the model as a safetensors checkpoint with the textbook's key names and
@@ -273,7 +377,8 @@ impl Fcn {
                 input.dim()
             )));
         }
-        let (ph, pw) = (h.div_ceil(32) * 32, w.div_ceil(32) * 32);
+        let m = INPUT_MULTIPLE;
+        let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
         let mut padded = Array4::<f32>::zeros((n, 3, ph, pw));
         padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
         let x = tensor(

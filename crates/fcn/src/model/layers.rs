@@ -14,6 +14,21 @@ pub fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device
     Tensor::from_data(TensorData::new(data, shape), device)
 }
 
+/// The tensor `key` of shape `shape` from `r`; where it is missing or misshapen (which
+/// `r` reports), a one-value stand-in, so that a bad file never makes us allocate
+/// the shape it implies.
+pub fn tensor_from<const D: usize>(
+    r: &mut StateReader,
+    key: &str,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
+    match r.take(key, &shape) {
+        Some(values) => tensor(values, shape, device),
+        None => tensor(vec![0.0], [1; D], device),
+    }
+}
+
 /// The values of a tensor, row-major, with its shape.
 pub fn named<const D: usize>(t: &Tensor<D>) -> NamedTensor {
     let data = t.to_data().convert::<f32>();
@@ -71,23 +86,22 @@ pub fn init_conv2d(spec: ConvSpec, device: &Device) -> Conv2d {
 /// A convolution whose weight (and bias, if the spec has one) come from `prefix.weight`
 /// and `prefix.bias`.
 pub fn load_conv2d(r: &mut StateReader, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
-    let mut conv = spec
+    // Built at one channel, then given the file's tensors: nothing of the
+    // (file-implied) full size is allocated before the file is known to hold it.
+    let one = ConvSpec {
+        channels: [1, 1],
+        ..spec
+    };
+    let mut conv = one
         .config()
         .with_initializer(Initializer::Zeros)
         .init(device);
     let shape = spec.weight_shape();
-    conv.weight = Param::from_tensor(tensor(
-        r.take(&format!("{prefix}.weight"), &shape),
-        shape,
-        device,
-    ));
+    conv.weight = Param::from_tensor(tensor_from(r, &format!("{prefix}.weight"), shape, device));
     if spec.bias {
         let c = spec.channels[1];
-        conv.bias = Some(Param::from_tensor(tensor(
-            r.take(&format!("{prefix}.bias"), &[c]),
-            [c],
-            device,
-        )));
+        let bias = tensor_from(r, &format!("{prefix}.bias"), [c], device);
+        conv.bias = Some(Param::from_tensor(bias));
     }
     conv
 }
@@ -118,24 +132,20 @@ pub fn load_conv_transpose2d(
     config: &ConvTranspose2dConfig,
     device: &Device,
 ) -> ConvTranspose2d {
-    let mut conv = config
-        .clone()
-        .with_initializer(Initializer::Zeros)
-        .init(device);
+    // As in `load_conv2d`: built at one channel, then given the file's tensors.
+    let one = ConvTranspose2dConfig {
+        channels: [1, 1],
+        ..config.clone()
+    };
+    let mut conv = one.with_initializer(Initializer::Zeros).init(device);
+    conv.channels = config.channels;
     let [i, o] = config.channels;
     let [kh, kw] = config.kernel_size;
     let shape = [i, o, kh, kw];
-    conv.weight = Param::from_tensor(tensor(
-        r.take(&format!("{prefix}.weight"), &shape),
-        shape,
-        device,
-    ));
+    conv.weight = Param::from_tensor(tensor_from(r, &format!("{prefix}.weight"), shape, device));
     if config.bias {
-        conv.bias = Some(Param::from_tensor(tensor(
-            r.take(&format!("{prefix}.bias"), &[o]),
-            [o],
-            device,
-        )));
+        let bias = tensor_from(r, &format!("{prefix}.bias"), [o], device);
+        conv.bias = Some(Param::from_tensor(bias));
     }
     conv
 }
@@ -159,13 +169,7 @@ pub fn load_batch_norm(
     device: &Device,
 ) -> BatchNorm {
     let mut bn = init_batch_norm(channels, device);
-    let mut get = |name: &str| {
-        tensor(
-            r.take(&format!("{prefix}.{name}"), &[channels]),
-            [channels],
-            device,
-        )
-    };
+    let mut get = |name: &str| tensor_from(r, &format!("{prefix}.{name}"), [channels], device);
     bn.gamma = Param::from_tensor(get("weight"));
     bn.beta = Param::from_tensor(get("bias"));
     bn.running_mean = RunningState::new(get("running_mean"));
