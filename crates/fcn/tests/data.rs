@@ -347,7 +347,13 @@ fn loader_batches_deterministically_and_filters_small_images() {
         for b in dl.iter() {
             let b = b.unwrap();
             let [n, h, w] = b.labels.dims();
-            assert_eq!((h, w), (32, 48));
+            // A 32×48 crop is padded to the network's multiple of 32; the padding's
+            // label is the ignored 255.
+            assert_eq!((h, w), (32, 64));
+            let labels = b.labels.to_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+            for row in labels.chunks(w) {
+                assert!(row[48..].iter().all(|&l| l == 255));
+            }
             let pixels = b.images.to_data().try_to_vec::<f32>().unwrap();
             for (i, name) in b.names.iter().enumerate() {
                 items.insert(
@@ -376,7 +382,8 @@ fn loader_batches_deterministically_and_filters_small_images() {
     let (padded, dropped) = AugmentedSplit::new(split(), aug(Some((50, 60)), true, 0));
     assert!(dropped.is_empty());
     let e = padded.example(0).unwrap();
-    assert_eq!(e.size, (50, 60));
+    // The 50×60 crop, padded to the network's multiple of 32.
+    assert_eq!(e.size, (64, 64));
     assert!(e.mask.contains(&(IGNORE as i64)));
 }
 

@@ -49,6 +49,9 @@ pub fn read_classes(path: &Path) -> Result<(Classes, u8, Option<[u8; 3]>), DataE
             format!("needs 1 to 255 classes, found {}", file.classes.len()),
         ));
     }
+    if let Some(problem) = duplicate_classes(&file.classes) {
+        return Err(DataError::new(path, problem));
+    }
     let ignore = file.ignore.unwrap_or(IGNORE);
     if (ignore as usize) < file.classes.len() {
         return Err(DataError::new(
@@ -61,6 +64,25 @@ pub fn read_classes(path: &Path) -> Result<(Classes, u8, Option<[u8; 3]>), DataE
         colors: file.classes.iter().map(|c| c.color).collect(),
     };
     Ok((classes, ignore, file.ignore_color))
+}
+
+/// A name or colour given to two classes (their labels could not be told apart
+/// in legends and colour masks).
+fn duplicate_classes(classes: &[ClassEntry]) -> Option<String> {
+    for (i, a) in classes.iter().enumerate() {
+        for (j, b) in classes.iter().enumerate().skip(i + 1) {
+            if a.name == b.name {
+                return Some(format!("classes {i} and {j} are both named '{}'", a.name));
+            }
+            if a.color == b.color {
+                return Some(format!(
+                    "classes {i} ('{}') and {j} ('{}') share the colour {:?}",
+                    a.name, b.name, a.color
+                ));
+            }
+        }
+    }
+    None
 }
 
 const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "JPG"];
@@ -117,7 +139,10 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
             name,
         })
         .collect();
-    let (items, skipped) = check_present(items, &list, options)?;
+    let (items, mut skipped) = check_present(items, &list, options)?;
+    if !list.is_file() {
+        skipped.extend(unmasked(&images, &masks, dir));
+    }
     let colors = ColorMap::new(&classes.colors, ignore_color);
     Ok(Split::assemble(
         super::SplitParts {
@@ -155,6 +180,25 @@ fn stems(
 
 /// Deterministically shuffles `names` with `seed` and returns the validation part
 /// (`fraction` of them, at least one when there are two or more) or the rest.
+/// Images without a mask of the same stem, which a split without a list leaves out.
+fn unmasked(
+    images: &BTreeMap<String, std::path::PathBuf>,
+    masks: &BTreeMap<String, std::path::PathBuf>,
+    dir: &Path,
+) -> Vec<DataError> {
+    images
+        .iter()
+        .filter(|(k, _)| !masks.contains_key(*k))
+        .map(|(k, p)| {
+            let expected = dir.join("masks").join(format!("{k}.png"));
+            DataError::new(
+                p,
+                format!("no mask ({} is missing); left out", expected.display()),
+            )
+        })
+        .collect()
+}
+
 fn seeded_split(mut names: Vec<String>, fraction: f64, seed: u64, val: bool) -> Vec<String> {
     let mut rng = super::augment::Rng::new(seed);
     for i in (1..names.len()).rev() {

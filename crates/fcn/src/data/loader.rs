@@ -116,6 +116,16 @@ impl AugmentedSplit {
         } else {
             sample
         };
+        // Any crop size trains: the network takes multiples of its stride, and the
+        // padding's label is ignored by the loss.
+        let (h, w) = sample.mask.dim();
+        let m = crate::model::INPUT_MULTIPLE;
+        let sample = if h % m != 0 || w % m != 0 {
+            let fill = augment::mean_color(self.aug.mean);
+            augment::pad_to(&sample, h.div_ceil(m) * m, w.div_ceil(m) * m, fill)
+        } else {
+            sample
+        };
         let (h, w) = sample.mask.dim();
         Ok(Example {
             name: sample.name.clone(),

@@ -240,6 +240,29 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
     }
 }
 
+/// As [`open`], for a split a run can do without (validation): `None` when the
+/// dataset has no such split (a VOC layout without `ImageSets/Segmentation/SPLIT.txt`).
+/// Any other problem is an error, and so is a split that lists no images.
+pub fn open_optional(
+    dir: &Path,
+    split: &str,
+    options: &ReadOptions,
+) -> Result<Option<Split>, DataError> {
+    if let Some(root) = voc::find_root(dir)
+        && !voc::split_file(&root, split).is_file()
+    {
+        return Ok(None);
+    }
+    let opened = open(dir, split, options)?;
+    if opened.is_empty() {
+        return Err(DataError::new(
+            dir,
+            format!("split '{split}' has no images"),
+        ));
+    }
+    Ok(Some(opened))
+}
+
 /// Reads a split file: one item name per line; blank lines and `#` comments ignored.
 fn read_list(path: &Path) -> Result<Vec<String>, DataError> {
     let text = std::fs::read_to_string(path)

@@ -20,10 +20,14 @@ pub fn find_root(dir: &Path) -> Option<PathBuf> {
     .find(|d| d.join("ImageSets/Segmentation").is_dir())
 }
 
+/// The file listing split `split` under the VOC root `root`.
+pub fn split_file(root: &Path, split: &str) -> PathBuf {
+    root.join("ImageSets/Segmentation")
+        .join(format!("{split}.txt"))
+}
+
 pub fn open(root: &Path, split: &str, options: &ReadOptions) -> Result<Split, DataError> {
-    let list = root
-        .join("ImageSets/Segmentation")
-        .join(format!("{split}.txt"));
+    let list = split_file(root, split);
     if !list.is_file() {
         return Err(DataError::new(
             &list,
