@@ -42,7 +42,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let split = data::open(&args.data, &args.split, &options).context("cannot open the dataset")?;
     let device = burn::tensor::Device::flex();
     let config = FcnConfig::default().with_num_classes(split.classes.len());
-    let model = Fcn::load_with(&args.weights, &config, &device).context("cannot load weights")?;
+    let model =
+        Fcn::load_trained_with(&args.weights, &config, &device).context("cannot load weights")?;
     anyhow::ensure!(
         model.num_classes() == split.classes.len(),
         "{} has {} classes but the data has {}",

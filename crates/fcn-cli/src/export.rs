@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use fcn::Fcn;
 
 #[derive(clap::Args)]
@@ -16,8 +16,18 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&args.weights, &args.out) {
+        bail!(
+            "--out {} is the input file; choose another path",
+            args.out.display()
+        );
+    }
     let device = burn::tensor::Device::flex();
-    let model = Fcn::load(&args.weights, &device).context("cannot load weights")?;
+    let model = Fcn::load_trained(&args.weights, &device).context("cannot load weights")?;
     model
         .save(&args.out)
         .context("cannot write the checkpoint")?;

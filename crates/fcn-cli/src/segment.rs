@@ -8,6 +8,8 @@ use fcn::data::colormap::voc_palette;
 use fcn::data::decode::{read_image, write_palette_png};
 use fcn::infer::{self, TileOptions};
 
+use crate::outputs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Image files, directories (their images) or globs such as 'photos/*.jpg'.
@@ -63,47 +65,16 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| EXTENSIONS.contains(&e.to_lowercase().as_str()))
 }
 
-/// Shell-style wildcards in a file name: `*`, `?` and character sets `[abc]`.
-fn wildcard(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some('['), Some(c)) => match p.iter().position(|&x| x == ']') {
-                Some(end) if end > 1 => p[1..end].contains(c) && go(&p[end + 1..], &n[1..]),
-                _ => *c == '[' && go(&p[1..], &n[1..]),
-            },
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(
-        &pattern.chars().collect::<Vec<_>>(),
-        &name.chars().collect::<Vec<_>>(),
-    )
-}
-
 /// Files, directories and globs → the sorted list of image files.
 pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         let path = PathBuf::from(input);
         if input.contains(['*', '?', '[']) {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let pattern = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-                .with_context(|| format!("cannot list {}", dir.display()))?
+            let mut found: Vec<PathBuf> = glob::glob(input)
+                .with_context(|| format!("{input}: not a valid pattern"))?
                 .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| wildcard(pattern, n))
-                })
+                .filter(|p| p.is_file())
                 .collect();
             if found.is_empty() {
                 bail!("{input}: no file matches");
@@ -128,17 +99,22 @@ pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     crate::train::set_threads(args.threads)?;
-    let mut files = expand(&args.images)?;
-    if let Some((i, n)) = args.shard {
-        files = files.into_iter().skip(i).step_by(n).collect();
-    }
+    let files = expand(&args.images)?;
     if files.is_empty() {
         bail!("no images to segment");
     }
+    // Named over the whole list, so every shard agrees on where each result goes.
+    let masks = outputs::plan(&files, &args.out)?;
+    let (files, masks): (Vec<PathBuf>, Vec<PathBuf>) = match args.shard {
+        Some((i, n)) => files.into_iter().zip(masks).skip(i).step_by(n).unzip(),
+        None => (files, masks),
+    };
+    if files.is_empty() {
+        eprintln!("shard has no images (fewer images than shards); nothing to do");
+        return Ok(());
+    }
     let device = burn::tensor::Device::flex();
-    let model = Fcn::load(&args.weights, &device).context("cannot load weights")?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let model = Fcn::load_trained(&args.weights, &device).context("cannot load weights")?;
     let bar = crate::progress::bar(files.len() as u64, "segment");
     let palette = voc_palette();
     let opts = TileOptions {
@@ -146,8 +122,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         overlap: args.tile / 8,
     };
     let mut failed = 0;
-    for file in &files {
-        match segment_one(&model, file, args, &palette, opts) {
+    for (file, mask) in files.iter().zip(&masks) {
+        match segment_one(&model, file, mask, args, &palette, opts) {
             Ok(line) => {
                 if let Some(line) = line {
                     bar.suspend(|| println!("{line}"));
@@ -176,6 +152,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 fn segment_one(
     model: &Fcn,
     file: &Path,
+    mask_path: &Path,
     args: &Args,
     palette: &[[u8; 3]],
     opts: TileOptions,
@@ -183,11 +160,12 @@ fn segment_one(
     let image = read_image(file, args.max_pixels)?;
     let mask =
         infer::predict(model, &image, opts).with_context(|| format!("{}", file.display()))?;
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-    let mask_path = args.out.join(format!("{stem}.png"));
-    write_palette_png(&mask_path, &mask, palette)?;
+    if let Some(dir) = mask_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_palette_png(mask_path, &mask, palette)?;
     if args.overlay {
-        let path = args.out.join(format!("{stem}_overlay.png"));
+        let path = outputs::overlay_path(mask_path);
         infer::overlay(&image, &mask, &model.meta.class_names, 0.55)
             .save(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -205,18 +183,4 @@ fn segment_one(
         .map(|(n, f)| (n.clone(), serde_json::json!((f * 1e6).round() / 1e6)))
         .collect();
     Ok(Some(serde_json::json!({"image": file.display().to_string(), "mask": mask_path.display().to_string(), "fractions": map}).to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wildcard;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("synth_00000[01].jpg", "synth_000001.jpg"));
-        assert!(!wildcard("synth_00000[01].jpg", "synth_000002.jpg"));
-        assert!(wildcard("*.jpg", "a.jpg"));
-        assert!(wildcard("a?c", "abc"));
-        assert!(!wildcard("*.png", "a.jpg"));
-    }
 }
