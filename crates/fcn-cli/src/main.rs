@@ -6,13 +6,15 @@ mod demo;
 mod eval;
 mod export;
 mod info;
+mod memory;
+mod outputs;
 mod progress;
 mod segment;
 mod synth;
 mod train;
 mod upsample;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -50,14 +52,20 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     allocator::keep_large_blocks();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Synth(args) => synth::run(&args),
-        Command::Train(args) => train::run(&args),
+        Command::Train(args) => {
+            let sub = matches
+                .subcommand_matches("train")
+                .expect("the train subcommand");
+            train::run(&args, sub)
+        }
         Command::Eval(args) => eval::run(&args),
         Command::Segment(args) => segment::run(&args),
         Command::Upsample(args) => upsample::run(&args),

@@ -3,12 +3,37 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use clap::ArgMatches;
+use clap::parser::ValueSource;
 use fcn::data::{self, DataError, ReadOptions};
 use fcn::train::{EpochRecord, OptimizerKind, Progress, Schedule, TrainConfig};
 use fcn::{Fcn, FcnConfig};
 use indicatif::ProgressBar;
 
 use crate::synth::parse_size;
+
+/// The library's defaults are the command line's.
+const DEFAULTS: TrainConfig = TrainConfig::DEFAULT;
+
+/// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
+/// hold, and giving one of these with another value is an error (the same value
+/// is fine, so the first command line can be run again with `--resume`).
+const RUN_FLAGS: [(&str, &str); 14] = [
+    ("batch_size", "batch_size"),
+    ("lr", "lr"),
+    ("weight_decay", "weight_decay"),
+    ("momentum", "momentum"),
+    ("optimizer", "optimizer"),
+    ("lr_schedule", "schedule"),
+    ("crop", "crop"),
+    ("pad_small", "pad_small"),
+    ("flip", "flip"),
+    ("freeze_backbone", "freeze_backbone"),
+    ("freeze_upsampling", "freeze_upsampling"),
+    ("class_weights", "class_weights"),
+    ("seed", "seed"),
+    ("skip_bad", "skip_bad"),
+];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,20 +52,21 @@ pub struct Args {
     /// Start from a whole model (any weight file `fcn info` reads).
     #[arg(long, conflicts_with = "backbone")]
     weights: Option<PathBuf>,
-    #[arg(long, default_value_t = 5)]
+    /// Epochs in all; with --resume, raises the saved count.
+    #[arg(long, default_value_t = DEFAULTS.epochs)]
     epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = DEFAULTS.batch_size)]
     batch_size: usize,
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = DEFAULTS.lr)]
     lr: f64,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = DEFAULTS.weight_decay)]
     weight_decay: f64,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = DEFAULTS.momentum)]
     momentum: f64,
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: Opt,
-    #[arg(long, value_enum, default_value = "constant")]
-    lr_schedule: Sched,
+    #[arg(long, value_enum, default_value_t = DEFAULTS.optimizer)]
+    optimizer: OptimizerKind,
+    #[arg(long, value_enum, default_value_t = DEFAULTS.schedule)]
+    lr_schedule: Schedule,
     /// Random crop, HEIGHTxWIDTH.
     #[arg(long, default_value = "320x480", value_parser = parse_size)]
     crop: (usize, usize),
@@ -54,7 +80,7 @@ pub struct Args {
     #[arg(long)]
     num_classes: Option<usize>,
     /// Backbone width (64 is ResNet-18; pretrained weights need 64).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = FcnConfig::default().width)]
     width: usize,
     #[arg(long)]
     freeze_backbone: bool,
@@ -63,7 +89,7 @@ pub struct Args {
     /// Per-class loss weights, comma-separated.
     #[arg(long, value_delimiter = ',')]
     class_weights: Option<Vec<f32>>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULTS.seed)]
     seed: u64,
     /// Compute threads (default: all cores).
     #[arg(long)]
@@ -78,18 +104,6 @@ pub struct Args {
     /// decoding what fits (0: decode every time)
     #[arg(long, default_value_t = data::DEFAULT_CACHE_BYTES >> 20)]
     cache_mib: usize,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Opt {
-    Sgd,
-    Adam,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Sched {
-    Constant,
-    Poly,
 }
 
 /// Progress bar per epoch, one summary line after each.
@@ -170,27 +184,89 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
     set_threads(args.threads)?;
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     let (run_dir, resume) = match (&args.resume, &args.out) {
         (Some(r), _) => (r.clone(), true),
         (None, Some(o)) => (o.clone(), false),
         (None, None) => bail!("give --out RUN_DIR (or --resume RUN_DIR)"),
     };
-    let mut config = TrainConfig {
+    let config = if resume {
+        if let Some(flag) = ["backbone", "weights"].into_iter().find(|id| given(id)) {
+            bail!("--{flag} cannot be given with --resume: the run continues from its own weights");
+        }
+        let saved = fcn::train::resume_config(&run_dir, given("epochs").then_some(args.epochs))?;
+        let mut c = with_given_flags(saved, &new_config(args), &given)?;
+        c.workers = args.threads.unwrap_or(2).max(1);
+        c
+    } else {
+        new_config(args)
+    };
+    config.validate()?;
+    let data_dir = match (&args.data, resume) {
+        (Some(d), _) => d.clone(),
+        (None, true) => saved_data_dir(&run_dir)?,
+        (None, false) => bail!("give --data DIR"),
+    };
+    let options = ReadOptions {
+        max_pixels: args.max_pixels,
+        skip_bad: config.skip_bad,
+        cache_bytes: args.cache_mib << 20,
+        ..Default::default()
+    };
+    let train_split =
+        data::open(&data_dir, "train", &options).context("cannot open the training split")?;
+    let val_split = data::open_optional(&data_dir, "val", &options)
+        .context("cannot open the validation split")?;
+    let mut bar = Bar::new();
+    for e in train_split
+        .skipped
+        .iter()
+        .chain(val_split.iter().flat_map(|v| &v.skipped))
+    {
+        Progress::skipped(&mut bar, e);
+    }
+    let model = build_model(args, &given, &run_dir, resume, &train_split.classes)?;
+    eprintln!(
+        "training on {} images ({} classes) from {}, validating on {}; run directory {}",
+        train_split.len(),
+        train_split.classes.len(),
+        data_dir.display(),
+        val_split
+            .as_ref()
+            .map_or("nothing (no val split)".to_string(), |v| format!(
+                "{} images",
+                v.len()
+            )),
+        run_dir.display()
+    );
+    fcn::train::train(
+        &run_dir,
+        model,
+        train_split,
+        val_split,
+        &config,
+        resume,
+        &mut bar,
+    )?;
+    if bar.skipped_count() > 0 {
+        eprintln!("warning: {} files were skipped", bar.skipped_count());
+    }
+    println!("{}", run_dir.join("model.safetensors").display());
+    Ok(())
+}
+
+/// A new run's configuration from the flags.
+fn new_config(args: &Args) -> TrainConfig {
+    TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.lr,
         weight_decay: args.weight_decay,
         momentum: args.momentum,
-        optimizer: match args.optimizer {
-            Opt::Sgd => OptimizerKind::Sgd,
-            Opt::Adam => OptimizerKind::Adam,
-        },
-        schedule: match args.lr_schedule {
-            Sched::Constant => Schedule::Constant,
-            Sched::Poly => Schedule::Poly,
-        },
+        optimizer: args.optimizer,
+        schedule: args.lr_schedule,
         crop: Some(args.crop),
         pad_small: args.pad_small,
         flip: args.flip,
@@ -200,60 +276,87 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         seed: args.seed,
         workers: args.threads.unwrap_or(2).max(1),
         skip_bad: args.skip_bad,
-    };
-    anyhow::ensure!(config.batch_size > 0, "--batch-size must be at least 1");
-    anyhow::ensure!(
-        config.lr > 0.0 && config.lr.is_finite(),
-        "--lr must be a positive number"
-    );
-    let data_dir = match (&args.data, resume) {
-        (Some(d), _) => d.clone(),
-        (None, true) => {
-            let saved: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(run_dir.join("data.json"))
-                    .context("the run has no data.json; give --data")?,
-            )?;
-            PathBuf::from(saved["data"].as_str().context("data.json lacks data")?)
+    }
+}
+
+/// `saved` with the fields of `flags` whose flag was given on the command line; the
+/// library refuses the result if it changes the run (naming the fields).
+fn with_given_flags(
+    saved: TrainConfig,
+    flags: &TrainConfig,
+    given: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<TrainConfig> {
+    let mut merged = serde_json::to_value(&saved)?;
+    let flags = serde_json::to_value(flags)?;
+    for (id, field) in RUN_FLAGS {
+        if given(id) {
+            merged[field] = flags[field].clone();
         }
-        (None, false) => bail!("give --data DIR"),
-    };
-    if resume {
-        let state = fcn::train::read_state(&run_dir)?;
-        let epochs = config.epochs.max(state.config.epochs);
-        config = fcn::train::TrainConfig {
-            epochs,
-            ..state.config
-        };
     }
-    let options = ReadOptions {
-        max_pixels: args.max_pixels,
-        skip_bad: config.skip_bad,
-        cache_bytes: args.cache_mib << 20,
-        ..Default::default()
-    };
-    let train_split =
-        data::open(&data_dir, "train", &options).context("cannot open the training split")?;
-    let val_split = data::open(&data_dir, "val", &options).ok();
-    let mut bar = Bar::new();
-    for e in &train_split.skipped {
-        Progress::skipped(&mut bar, e);
+    Ok(serde_json::from_value(merged)?)
+}
+
+/// The data folder a run was started on: in its state, or in the `data.json` of
+/// runs written before the state kept it.
+fn saved_data_dir(run_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    if let Some(d) = fcn::train::read_state(run_dir)?.data {
+        return Ok(d);
     }
+    let path = run_dir.join("data.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read; give --data", path.display()))?;
+    let saved: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let data = saved["data"].as_str();
+    Ok(PathBuf::from(data.with_context(|| {
+        format!("{} lacks \"data\"", path.display())
+    })?))
+}
+
+/// The model to train: the run's own when resuming, else from --weights,
+/// --backbone or fresh, checked against the data's classes and the memory here.
+fn build_model(
+    args: &Args,
+    given: &dyn Fn(&str) -> bool,
+    run_dir: &std::path::Path,
+    resume: bool,
+    classes: &fcn::data::Classes,
+) -> anyhow::Result<Fcn> {
     let device = burn::tensor::Device::flex();
-    let classes = train_split.classes.clone();
+    if resume {
+        let model = Fcn::load(run_dir.join("model.safetensors"), &device)
+            .context("cannot load the run's model")?;
+        let width = model.meta.width;
+        anyhow::ensure!(
+            !given("width") || args.width == width,
+            "--width {} cannot change when resuming: the run's model has width {width}",
+            args.width
+        );
+        let classes = model.num_classes();
+        anyhow::ensure!(
+            args.num_classes.is_none_or(|n| n == classes),
+            "--num-classes cannot change when resuming: the run's model has {classes}"
+        );
+        return Ok(model);
+    }
     let num_classes = args.num_classes.unwrap_or(classes.len());
-    let mut model_config = FcnConfig {
+    let mut config = FcnConfig {
         width: args.width,
         ..FcnConfig::default()
     }
     .with_num_classes(num_classes);
     if num_classes == classes.len() {
-        model_config.class_names = classes.names.clone();
+        config.class_names = classes.names.clone();
     }
-    let model = if resume {
-        Fcn::load(run_dir.join("model.safetensors"), &device)
-            .context("cannot load the run's model")?
-    } else if let Some(w) = &args.weights {
-        let m = Fcn::load_with(w, &model_config, &device).context("cannot load --weights")?;
+    config.validate().context("--width / --num-classes")?;
+    anyhow::ensure!(
+        num_classes >= classes.len(),
+        "--num-classes {num_classes} is fewer than the data's {} classes",
+        classes.len()
+    );
+    crate::memory::check_training(&config)?;
+    let model = if let Some(w) = &args.weights {
+        let m = Fcn::load_with(w, &config, &device).context("cannot load --weights")?;
         anyhow::ensure!(
             m.num_classes() == num_classes,
             "{} has {} classes but the data has {num_classes}; use --num-classes or other weights",
@@ -263,45 +366,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         m
     } else if let Some(b) = &args.backbone {
         anyhow::ensure!(args.width == 64, "--backbone needs --width 64 (ResNet-18)");
-        Fcn::load_with(b, &model_config, &device).context("cannot load --backbone")?
+        Fcn::load_with(b, &config, &device).context("cannot load --backbone")?
     } else {
-        Fcn::new(&model_config, &device)
+        Fcn::new(&config, &device)
     };
-    anyhow::ensure!(
-        model.num_classes() >= classes.len(),
-        "the model has {} classes but the data has {}",
-        model.num_classes(),
-        classes.len()
-    );
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    std::fs::write(
-        run_dir.join("data.json"),
-        serde_json::json!({ "data": std::path::absolute(&data_dir)? }).to_string(),
-    )?;
-    eprintln!(
-        "training on {} images ({} classes) from {}, validating on {}; run directory {}",
-        train_split.len(),
-        classes.len(),
-        data_dir.display(),
-        val_split
-            .as_ref()
-            .map_or("nothing".to_string(), |v| format!("{} images", v.len())),
-        run_dir.display()
-    );
-    let model = fcn::train::train(
-        &run_dir,
-        model,
-        train_split,
-        val_split,
-        &config,
-        resume,
-        &mut bar,
-    )?;
-    let _ = model;
-    if bar.skipped_count() > 0 {
-        eprintln!("warning: {} files were skipped", bar.skipped_count());
-    }
-    println!("{}", run_dir.join("model.safetensors").display());
-    Ok(())
+    Ok(model)
 }

@@ -29,6 +29,7 @@ use crate::plot::{Series, line_chart};
 use crate::weights::write_atomically;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     Sgd,
@@ -36,6 +37,7 @@ pub enum OptimizerKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     Constant,
@@ -66,26 +68,31 @@ pub struct TrainConfig {
     pub skip_bad: bool,
 }
 
+impl TrainConfig {
+    /// The textbook's settings; also the command line's defaults.
+    pub const DEFAULT: TrainConfig = TrainConfig {
+        epochs: 5,
+        batch_size: 32,
+        lr: 0.001,
+        weight_decay: 1e-3,
+        momentum: 0.0,
+        optimizer: OptimizerKind::Sgd,
+        schedule: Schedule::Constant,
+        crop: Some((320, 480)),
+        pad_small: false,
+        flip: false,
+        freeze_backbone: false,
+        freeze_upsampling: false,
+        class_weights: None,
+        seed: 0,
+        workers: 2,
+        skip_bad: false,
+    };
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self {
-            epochs: 5,
-            batch_size: 32,
-            lr: 0.001,
-            weight_decay: 1e-3,
-            momentum: 0.0,
-            optimizer: OptimizerKind::Sgd,
-            schedule: Schedule::Constant,
-            crop: Some((320, 480)),
-            pad_small: false,
-            flip: false,
-            freeze_backbone: false,
-            freeze_upsampling: false,
-            class_weights: None,
-            seed: 0,
-            workers: 2,
-            skip_bad: false,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -107,6 +114,88 @@ pub struct RunState {
     pub history: Vec<EpochRecord>,
     /// Steps taken so far (for the schedule).
     pub steps: usize,
+    /// The training data's folder (absolute), so `--resume` needs no `--data`. Runs
+    /// written before it existed kept it in `data.json`.
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+}
+
+impl TrainConfig {
+    /// Checks every value a user can give, before a run starts.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(TrainError::Config(m.to_string()));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("--lr must be a positive number");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("--weight-decay must be zero or positive");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("--momentum must be in [0, 1)");
+        }
+        if let Some(w) = &self.class_weights {
+            if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return bad("--class-weights must be zero or positive numbers");
+            }
+            if w.iter().all(|v| *v == 0.0) {
+                return bad("--class-weights are all zero: no pixel would count");
+            }
+        }
+        if self.crop.is_some_and(|(h, w)| h == 0 || w == 0) {
+            return bad("--crop sides must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The fields a resumed run may change: the epoch count (to extend it), the
+    /// loader threads and whether bad files are skipped. Everything else must be
+    /// the saved run's, or the run would not be the same run.
+    fn same_run_as(&self, saved: &TrainConfig) -> std::result::Result<(), String> {
+        let ours = TrainConfig {
+            epochs: saved.epochs,
+            workers: saved.workers,
+            skip_bad: saved.skip_bad,
+            ..self.clone()
+        };
+        let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+            (serde_json::to_value(saved), serde_json::to_value(&ours))
+        else {
+            return Err("the configurations cannot be compared".into());
+        };
+        let differ: Vec<String> = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k}: saved {v}, given {}", b[k]))
+            .collect();
+        if differ.is_empty() {
+            Ok(())
+        } else {
+            Err(differ.join("; "))
+        }
+    }
+}
+
+/// The configuration of the run in `run_dir`, to continue it: the saved one, with
+/// `epochs` raised (never lowered below the finished epochs) when given.
+pub fn resume_config(run_dir: &Path, epochs: Option<usize>) -> Result<TrainConfig> {
+    let state = read_state(run_dir)?;
+    let done = state.history.last().map_or(0, |r| r.epoch);
+    let mut config = state.config;
+    if let Some(e) = epochs {
+        if e < done {
+            return Err(TrainError::Config(format!(
+                "--epochs {e} is below the {done} epochs the run has finished"
+            )));
+        }
+        config.epochs = e;
+    }
+    Ok(config)
 }
 
 /// What the loop reports as it goes.
@@ -133,6 +222,12 @@ pub enum TrainError {
     Data(#[from] DataError),
     #[error(transparent)]
     Model(#[from] crate::FcnError),
+    /// A setting that cannot work, or that differs from the run being resumed.
+    #[error("{0}")]
+    Config(String),
+    /// Another process is training into the same run directory.
+    #[error("{} is in use by another fcn train (process {pid}); wait for it or choose another --out", .dir.display())]
+    Locked { dir: PathBuf, pid: String },
     #[error("{0}")]
     Run(String),
 }
@@ -185,6 +280,37 @@ fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
 struct RunDir(PathBuf);
 
 impl RunDir {
+    /// Takes the run directory's advisory lock (`RUN/lock`, holding our process id)
+    /// for as long as the returned file is open.
+    fn lock(&self) -> Result<std::fs::File> {
+        use std::io::{Read, Seek, Write};
+        let path = self.0.join("lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io(&path, format!("cannot open: {e}")))?;
+        if let Err(e) = file.try_lock() {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return match e {
+                std::fs::TryLockError::WouldBlock => Err(TrainError::Locked {
+                    dir: self.0.clone(),
+                    pid: pid.trim().to_string(),
+                }),
+                std::fs::TryLockError::Error(e) => Err(io(&path, format!("cannot lock: {e}"))),
+            };
+        }
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| write!(file, "{}", std::process::id()));
+        written.map_err(|e| io(&path, format!("cannot write: {e}")))?;
+        Ok(file)
+    }
+
     fn state(&self) -> PathBuf {
         self.0.join("state.json")
     }
@@ -225,9 +351,12 @@ pub fn train(
     resume: bool,
     progress: &mut dyn Progress,
 ) -> Result<Fcn> {
+    config.validate()?;
     let dir = RunDir(run_dir.to_path_buf());
-    std::fs::create_dir_all(run_dir.join("resume"))
-        .map_err(|e| io(run_dir, format!("cannot create: {e}")))?;
+    let resume_dir = run_dir.join("resume");
+    std::fs::create_dir_all(&resume_dir)
+        .map_err(|e| io(&resume_dir, format!("cannot create: {e}")))?;
+    let _lock = dir.lock()?;
     let device = model.device.clone();
     let meta = model.meta.clone();
     let mut optimizer = build_optimizer(config);
@@ -235,19 +364,23 @@ pub fn train(
         config: config.clone(),
         history: Vec::new(),
         steps: 0,
+        data: std::path::absolute(&train.root).ok(),
     };
     let mut net = model.net;
     if resume {
         let previous = read_state(run_dir)?;
-        let epochs = config.epochs.max(previous.config.epochs);
+        config.same_run_as(&previous.config).map_err(|diff| {
+            TrainError::Config(format!(
+                "{} was started with other settings; only --epochs, --threads and \
+                 --skip-bad may change on resume ({diff})",
+                run_dir.display()
+            ))
+        })?;
         state = RunState {
-            config: TrainConfig {
-                epochs,
-                ..previous.config.clone()
-            },
+            config: config.clone(),
+            data: previous.data.or(state.data),
             ..previous
         };
-        optimizer = build_optimizer(&state.config);
         if let Some(last) = state.history.last().map(|r| r.epoch) {
             let path = dir.resume_model(last);
             net = net

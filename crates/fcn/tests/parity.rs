@@ -1,10 +1,10 @@
-//! Parity with PyTorch on the checkpoints in `shared/golden/fcn`, read through the
-//! `FCN_GOLDEN` directory (CI sets it to `../shared/golden`; the default is the
-//! `shared/golden` beside this checkout). A missing file fails the test.
+//! Parity with PyTorch on every golden set: the small one committed with the tests,
+//! and the full-size checkpoints of `shared/golden/fcn` when `FCN_GOLDEN` names
+//! them (CI sets it to `../shared/golden`). A missing file fails the test.
 
 mod common;
 
-use common::golden;
+use common::{Golden, golden_sets};
 
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -15,8 +15,8 @@ use fcn::{Fcn, FcnConfig};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::read_npy;
 
-fn npy(name: &str) -> ArrayD<f32> {
-    read_npy(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+fn npy(g: &Golden, name: &str) -> ArrayD<f32> {
+    read_npy(g.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn to_tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
@@ -49,38 +49,56 @@ fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f32) {
 
 #[test]
 fn torchvision_backbone_features_match_pytorch() {
+    for g in golden_sets() {
+        torchvision_backbone_features_match_pytorch_on(&g);
+    }
+}
+
+fn torchvision_backbone_features_match_pytorch_on(g: &Golden) {
     let device = Device::flex();
-    let model = Fcn::load(golden("resnet18_torchvision.pth"), &device).unwrap();
+    let model = Fcn::load(g.path("resnet18_torchvision.pth"), &device).unwrap();
     let report = model.origin.as_ref().unwrap();
     assert!(report.ignored_keys.contains(&"fc.weight".to_string()));
-    let x = to_tensor::<4>(&npy("input.npy"), &device);
+    let x = to_tensor::<4>(&npy(g, "input.npy"), &device);
     let features = to_array(&model.net.backbone.forward(x));
     assert_close(
         "features",
         &features,
-        &npy("resnet18_torchvision.features.npy"),
+        &npy(g, "resnet18_torchvision.features.npy"),
         1e-3,
     );
 }
 
 #[test]
 fn textbook_fcn_logits_match_pytorch() {
+    for g in golden_sets() {
+        textbook_fcn_logits_match_pytorch_on(&g);
+    }
+}
+
+fn textbook_fcn_logits_match_pytorch_on(g: &Golden) {
     let device = Device::flex();
-    let model = Fcn::load(golden("fcn_d2l.pth"), &device).unwrap();
-    assert_eq!(model.num_classes(), 21);
-    let input = npy("input.npy").into_dimensionality().unwrap();
+    let model = Fcn::load(g.path("fcn_d2l.pth"), &device).unwrap();
+    assert_eq!(model.num_classes(), g.num_classes());
+    let input = npy(g, "input.npy").into_dimensionality().unwrap();
     let logits = model.logits(input.view()).unwrap().into_dyn();
-    assert_close("logits", &logits, &npy("fcn_d2l.logits.npy"), 1e-3);
+    assert_close("logits", &logits, &npy(g, "fcn_d2l.logits.npy"), 1e-3);
 }
 
 #[test]
 fn one_training_step_matches_pytorch() {
+    for g in golden_sets() {
+        one_training_step_matches_pytorch_on(&g);
+    }
+}
+
+fn one_training_step_matches_pytorch_on(g: &Golden) {
     let device = Device::flex();
-    let model = Fcn::load_with(golden("fcn_d2l.pth"), &FcnConfig::default(), &device).unwrap();
+    let model = Fcn::load_with(g.path("fcn_d2l.pth"), &FcnConfig::default(), &device).unwrap();
     let net = model.net.train();
     let ad = device.clone().autodiff();
-    let x = to_tensor::<4>(&npy("train_input.npy"), &ad);
-    let labels: ndarray::ArrayD<i64> = read_npy(golden("train_labels.npy")).unwrap();
+    let x = to_tensor::<4>(&npy(g, "train_input.npy"), &ad);
+    let labels: ndarray::ArrayD<i64> = read_npy(g.path("train_labels.npy")).unwrap();
     let shape: [usize; 3] = labels.shape().try_into().unwrap();
     let y = Tensor::<3, Int>::from_data(
         TensorData::new(labels.iter().copied().collect::<Vec<_>>(), shape),
@@ -88,8 +106,7 @@ fn one_training_step_matches_pytorch() {
     );
     let loss = fcn::loss::cross_entropy(net.forward(x), y);
     let loss_value: f32 = loss.clone().into_scalar();
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(golden("meta.json")).unwrap()).unwrap();
+    let meta = g.meta();
     let want_loss = meta["train_step"]["loss"].as_f64().unwrap() as f32;
     assert!(
         (loss_value - want_loss).abs() <= 1e-4 * want_loss,
@@ -99,7 +116,7 @@ fn one_training_step_matches_pytorch() {
     let grads = loss.backward();
     let grad = |name: &str, t: Option<Tensor<4>>| {
         let got = to_array(&t.unwrap_or_else(|| panic!("no gradient for {name}")));
-        assert_close(name, &got, &npy(&format!("train_grad.{name}.npy")), 1e-3);
+        assert_close(name, &got, &npy(g, &format!("train_grad.{name}.npy")), 1e-3);
     };
     grad(
         "final_conv.weight",
@@ -111,11 +128,11 @@ fn one_training_step_matches_pytorch() {
     );
     grad("0.weight", net.backbone.conv1.weight.val().grad(&grads));
     let bn2 = &net.backbone.stages[3][1].bn2;
-    let g = to_array(&bn2.gamma.val().grad(&grads).expect("bn2 gamma gradient"));
+    let gamma = to_array(&bn2.gamma.val().grad(&grads).expect("bn2 gamma gradient"));
     assert_close(
         "7.1.bn2.weight",
-        &g,
-        &npy("train_grad.7.1.bn2.weight.npy"),
+        &gamma,
+        &npy(g, "train_grad.7.1.bn2.weight.npy"),
         1e-3,
     );
 
@@ -128,23 +145,23 @@ fn one_training_step_matches_pytorch() {
     assert_close(
         "final_conv.weight after the step",
         &after,
-        &npy("train_after_step.final_conv.weight.npy"),
+        &npy(g, "train_after_step.final_conv.weight.npy"),
         1e-3,
     );
     let mean = to_array(&net.backbone.bn1.running_mean.value_sync());
     assert_close(
         "1.running_mean after the step",
         &mean,
-        &npy("train_after_step.1.running_mean.npy"),
+        &npy(g, "train_after_step.1.running_mean.npy"),
         1e-3,
     );
 
     // PyTorch updates the running variance with the unbiased batch variance; recompute
     // it independently from the stem convolution (tconv) and the stored statistics.
-    let state = fcn::weights::read(&golden("fcn_d2l.pth")).unwrap().state;
+    let state = fcn::weights::read(&g.path("fcn_d2l.pth")).unwrap().state;
     let w = &state.tensors["0.weight"];
     let w = ndarray::Array4::from_shape_vec((w.shape[0], 3, 7, 7), w.data.clone()).unwrap();
-    let x4 = npy("train_input.npy")
+    let x4 = npy(g, "train_input.npy")
         .into_dimensionality::<ndarray::Ix4>()
         .unwrap();
     let p = tconv::Conv2dParams {

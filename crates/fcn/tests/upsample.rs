@@ -2,15 +2,21 @@
 
 mod common;
 
-use common::golden;
+use common::golden_sets;
 
 use ndarray::Array4;
 use ndarray_npy::read_npy;
 
 #[test]
 fn upsample_by_two_matches_pytorch() {
-    let x: Array4<f32> = read_npy(golden("input_image_01.npy")).unwrap();
-    let want: Array4<f32> = read_npy(golden("upsample2x.output.npy")).unwrap();
+    for g in golden_sets() {
+        upsample_by_two_on(&g);
+    }
+}
+
+fn upsample_by_two_on(g: &common::Golden) {
+    let x: Array4<f32> = read_npy(g.path("input_image_01.npy")).unwrap();
+    let want: Array4<f32> = read_npy(g.path("upsample2x.output.npy")).unwrap();
     let got = fcn::upsample::upsample(x.view(), 2).unwrap();
     assert_eq!(got.dim(), want.dim());
     let err = got

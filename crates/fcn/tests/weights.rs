@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::golden;
+use common::{golden_sets, small_golden};
 
 use std::path::{Path, PathBuf};
 
@@ -55,9 +55,15 @@ fn native_checkpoint_round_trip_keeps_weights_and_metadata() {
 
 #[test]
 fn torchvision_backbone_gets_a_fresh_head() {
+    for g in golden_sets() {
+        torchvision_backbone_gets_a_fresh_head_on(&g);
+    }
+}
+
+fn torchvision_backbone_gets_a_fresh_head_on(g: &common::Golden) {
     let device = Device::flex();
     let config = FcnConfig::default().with_num_classes(5);
-    let model = Fcn::load_with(golden("resnet18_torchvision.pth"), &config, &device).unwrap();
+    let model = Fcn::load_with(g.path("resnet18_torchvision.pth"), &config, &device).unwrap();
     let report = model.origin.as_ref().unwrap();
     assert_eq!(report.format, WeightFormat::TorchvisionResNet18);
     assert_eq!(model.num_classes(), 5);
@@ -85,11 +91,13 @@ fn torchvision_backbone_gets_a_fresh_head() {
 
 #[test]
 fn float16_textbook_checkpoint_loads() {
-    let model = Fcn::load(golden("fcn_d2l.pth"), &Device::flex()).unwrap();
-    let report = model.origin.as_ref().unwrap();
-    assert_eq!(report.format, WeightFormat::TextbookFcn);
-    assert_eq!(report.dtype, "f16");
-    assert_eq!(model.meta.width, 64);
+    for g in golden_sets() {
+        let model = Fcn::load(g.path("fcn_d2l.pth"), &Device::flex()).unwrap();
+        let report = model.origin.as_ref().unwrap();
+        assert_eq!(report.format, WeightFormat::TextbookFcn);
+        assert_eq!(report.dtype, "f16");
+        assert_eq!(model.meta.width, g.width());
+    }
 }
 
 #[test]
@@ -128,7 +136,7 @@ fn files_that_are_not_checkpoints() {
 
 #[test]
 fn truncated_pytorch_file() {
-    let bytes = std::fs::read(golden("fcn_d2l.pth")).unwrap();
+    let bytes = std::fs::read(small_golden().path("fcn_d2l.pth")).unwrap();
     let path = tmp("truncated.pth");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let m = err(&path);

@@ -4,20 +4,56 @@
 
 use std::path::PathBuf;
 
-/// A file of `shared/golden/fcn`, found through `FCN_GOLDEN` (CI sets it to
-/// `../shared/golden`; the default is the `shared/golden` beside this checkout). A
-/// missing file fails the test rather than skipping it.
-pub fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("FCN_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
+/// A directory of PyTorch goldens with the files of `shared/golden/fcn`.
+pub struct Golden {
+    dir: PathBuf,
+}
+
+impl Golden {
+    /// A file of the set; a missing file fails the test rather than skipping it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        assert!(
+            path.exists(),
+            "golden file {} is missing (FCN_GOLDEN names shared/golden)",
+            path.display()
+        );
+        path
+    }
+
+    /// `meta.json`: how the set was made.
+    pub fn meta(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path("meta.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The backbone width of the set's models (64 unless its meta says otherwise).
+    pub fn width(&self) -> usize {
+        self.meta()["width"].as_u64().unwrap_or(64) as usize
+    }
+
+    /// The class count of the set's FCN (21 unless its meta says otherwise).
+    pub fn num_classes(&self) -> usize {
+        self.meta()["num_classes"].as_u64().unwrap_or(21) as usize
+    }
+}
+
+/// The golden sets to check against: the small one committed in `fixtures/golden_small`
+/// (made by `scripts/gen_small_golden.py`), always; and the full-size checkpoints of
+/// `$FCN_GOLDEN/fcn` when `FCN_GOLDEN` is set (CI sets it to `../shared/golden`).
+pub fn golden_sets() -> Vec<Golden> {
+    let mut sets = vec![Golden {
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden_small/fcn"),
+    }];
+    if let Some(dir) = std::env::var_os("FCN_GOLDEN") {
+        sets.push(Golden {
+            dir: PathBuf::from(dir).join("fcn"),
         });
-    let path = dir.join("fcn").join(name);
-    assert!(
-        path.exists(),
-        "golden file {} is missing: point FCN_GOLDEN at shared/golden",
-        path.display()
-    );
-    path
+    }
+    sets
+}
+
+/// The small committed set alone, for tests that need any checkpoint.
+pub fn small_golden() -> Golden {
+    golden_sets().swap_remove(0)
 }
