@@ -1,45 +1,10 @@
 //! The `fcn` binary run as a process: bad input gives a clear message and a non-zero
 //! exit (never a panic), and a small synth → train → eval → segment round trip works.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fcn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fcn"))
-        .args(args)
-        .output()
-        .expect("the fcn binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// Fails unless the command failed cleanly with `needle` in its message.
-fn fails_with(args: &[&str], needle: &str) {
-    let o = fcn(args);
-    let (_, err) = text(&o);
-    assert!(!o.status.success(), "{args:?} succeeded");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected '{needle}' in: {err}"
-    );
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcn-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{fails_with, fcn, s, text, tmp};
+use std::path::Path;
 
 #[test]
 fn malformed_flags_are_explained() {

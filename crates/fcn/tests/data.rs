@@ -350,7 +350,12 @@ fn loader_batches_deterministically_and_filters_small_images() {
             // A 32×48 crop is padded to the network's multiple of 32; the padding's
             // label is the ignored 255.
             assert_eq!((h, w), (32, 64));
-            let labels = b.labels.to_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+            let labels = b
+                .labels
+                .to_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap();
             for row in labels.chunks(w) {
                 assert!(row[48..].iter().all(|&l| l == 255));
             }

@@ -14,8 +14,8 @@ use super::DataError;
 use super::colormap::{ColorMap, IGNORE};
 
 /// Reads an image as RGB, refusing files whose header declares more than
-/// `max_pixels` pixels before decoding them, and JPEGs cut short (JPEG decoders
-/// quietly fill in a missing tail, so the end-of-image marker is checked here).
+/// `max_pixels` pixels before decoding them, and JPEGs whose structure ends before
+/// their end-of-image marker (see [`super::jpeg_end`]).
 pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
     let bad = |m: String| DataError::new(path, m);
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
@@ -27,7 +27,7 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
         .into_dimensions()
         .map_err(|e| bad(format!("not a readable image: {e}")))?;
     check_size(path, w, h, max_pixels)?;
-    if format == Some(image::ImageFormat::Jpeg) && !has_jpeg_end(&bytes) {
+    if format == Some(image::ImageFormat::Jpeg) && super::jpeg_end::image_end(&bytes).is_none() {
         return Err(bad(
             "corrupt or truncated image: the JPEG data stops before its end-of-image marker".into(),
         ));
@@ -38,13 +38,6 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
         .decode()
         .map_err(|e| bad(format!("corrupt or truncated image: {e}")))?;
     Ok(img.to_rgb8())
-}
-
-/// Whether the JPEG's end-of-image marker (FF D9) is near the end of the file
-/// (some writers append a little padding after it).
-fn has_jpeg_end(bytes: &[u8]) -> bool {
-    let tail = &bytes[bytes.len().saturating_sub(4096)..];
-    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// The `(width, height)` an image file declares, without decoding it.

@@ -14,6 +14,7 @@ mod cache;
 pub mod colormap;
 pub mod decode;
 pub mod folders;
+pub mod jpeg_end;
 pub mod loader;
 pub mod synthetic;
 pub mod voc;

@@ -157,7 +157,7 @@ impl FcnConfig {
         for s in 0..4 {
             let cout = w << s;
             let cin = if s == 0 { w } else { cout / 2 };
-            n += 9 * cin * cout + 27 * cout * cout + 3 * bn(cout);
+            n += 9 * cin * cout + 27 * cout * cout + 4 * bn(cout);
             if s > 0 {
                 n += cin * cout + bn(cout);
             }
