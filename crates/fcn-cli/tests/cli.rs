@@ -5,6 +5,7 @@ mod common;
 
 use common::{fails_with, fcn, s, text, tmp};
 use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn malformed_flags_are_explained() {
