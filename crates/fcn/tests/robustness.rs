@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::tmp;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -13,17 +15,8 @@ use fcn::weights::{self, Container};
 use fcn::{Fcn, FcnConfig};
 use safetensors::tensor::{Dtype, TensorView};
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcn-robustness-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 fn small() -> FcnConfig {
-    FcnConfig {
-        width: 4,
-        ..FcnConfig::default().with_num_classes(3)
-    }
+    common::small_config(4)
 }
 
 fn load_err(path: &Path) -> String {

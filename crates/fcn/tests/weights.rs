@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::tmp;
+
 use common::{golden_sets, small_golden};
 
 use std::path::{Path, PathBuf};
@@ -13,17 +15,8 @@ use fcn::weights::{self, WeightFormat};
 use fcn::{Fcn, FcnConfig, FcnError};
 use ndarray::Array4;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcn-weights-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 fn small() -> FcnConfig {
-    FcnConfig {
-        width: 8,
-        ..FcnConfig::default().with_num_classes(3)
-    }
+    common::small_config(8)
 }
 
 fn err(path: &Path) -> String {

@@ -57,3 +57,18 @@ pub fn golden_sets() -> Vec<Golden> {
 pub fn small_golden() -> Golden {
     golden_sets().swap_remove(0)
 }
+
+/// A file path in this test process's own temporary folder.
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fcn-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A small model configuration: `width` channels in the first stage, 3 classes.
+pub fn small_config(width: usize) -> fcn::FcnConfig {
+    fcn::FcnConfig {
+        width,
+        ..fcn::FcnConfig::default().with_num_classes(3)
+    }
+}
