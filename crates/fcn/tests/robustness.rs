@@ -269,3 +269,57 @@ fn jpeg_with_trailing_data_decodes() {
         plain
     );
 }
+
+/// JPEGs written by Pillow: 4:4:4, 4:2:0, 4:2:2 with restart markers, grey, and
+/// progressive (whose scans are not walked, only its structure).
+const JPEGS: [&str; 5] = ["s444", "s420", "s422_restart", "grey", "progressive"];
+
+fn jpeg_fixture(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let path = match name {
+        "voc" => dir.join("voc_mini/VOC2012/JPEGImages/2011_003271.jpg"),
+        _ => dir.join(format!("jpeg/{name}.jpg")),
+    };
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn whole_jpegs_of_every_layout_decode() {
+    for name in JPEGS.iter().copied().chain(["voc"]) {
+        let bytes = jpeg_fixture(name);
+        assert_eq!(
+            fcn::data::jpeg_end::image_end(&bytes),
+            Ok(bytes.len()),
+            "{name}"
+        );
+        let path = tmp(&format!("{name}.jpg"));
+        std::fs::write(&path, &bytes).unwrap();
+        fcn::data::decode::read_image(&path, u64::MAX).unwrap();
+    }
+}
+
+#[test]
+fn a_jpeg_cut_short_with_an_end_marker_appended_is_truncated() {
+    // Decoders accept these and fill the missing part with grey.
+    for name in JPEGS
+        .iter()
+        .copied()
+        .filter(|n| *n != "progressive")
+        .chain(["voc"])
+    {
+        let bytes = jpeg_fixture(name);
+        for cut in [bytes.len() / 2, bytes.len() * 9 / 10, bytes.len() - 40] {
+            let mut b = bytes[..cut].to_vec();
+            b.extend([0xFF, 0xD9]);
+            let path = tmp(&format!("{name}_cut.jpg"));
+            std::fs::write(&path, &b).unwrap();
+            let m = fcn::data::decode::read_image(&path, u64::MAX)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                m.contains("scan data stops after"),
+                "{name} cut at {cut}: {m}"
+            );
+        }
+    }
+}

@@ -27,10 +27,10 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
         .into_dimensions()
         .map_err(|e| bad(format!("not a readable image: {e}")))?;
     check_size(path, w, h, max_pixels)?;
-    if format == Some(image::ImageFormat::Jpeg) && super::jpeg_end::image_end(&bytes).is_none() {
-        return Err(bad(
-            "corrupt or truncated image: the JPEG data stops before its end-of-image marker".into(),
-        ));
+    if format == Some(image::ImageFormat::Jpeg)
+        && let Err(why) = super::jpeg_end::image_end(&bytes)
+    {
+        return Err(bad(format!("corrupt or truncated image: {why}")));
     }
     let img = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()

@@ -15,6 +15,7 @@ pub mod colormap;
 pub mod decode;
 pub mod folders;
 pub mod jpeg_end;
+mod jpeg_scan;
 pub mod loader;
 pub mod synthetic;
 pub mod voc;
