@@ -42,11 +42,18 @@ pub fn image_end(bytes: &[u8]) -> Result<usize, String> {
     }
 }
 
+/// A baseline frame: its size and per component the id and sampling factors.
+struct Frame {
+    width: usize,
+    height: usize,
+    components: Vec<(u8, usize, usize)>,
+}
+
 /// What the segments before a scan say about it.
 #[derive(Default)]
 struct Tables {
-    /// Baseline Huffman frame: `(width, height, [(id, h, v)])`.
-    frame: Option<(usize, usize, Vec<(u8, usize, usize)>)>,
+    /// The frame, when it is baseline Huffman.
+    frame: Option<Frame>,
     dc: [Option<Table>; 4],
     ac: [Option<Table>; 4],
     restart: usize,
@@ -89,7 +96,7 @@ impl Tables {
 
     /// The scan's components as indices into the frame, with their table ids.
     fn scan_header(&self, body: &[u8]) -> Option<Vec<(usize, usize, usize)>> {
-        let (_, _, comps) = self.frame.as_ref()?;
+        let comps = &self.frame.as_ref()?.components;
         let n = *body.first()? as usize;
         (0..n)
             .map(|i| {
@@ -118,7 +125,11 @@ impl Tables {
     }
 
     fn scan_layout(&self) -> Option<(Vec<ScanComponent<'_>>, usize)> {
-        let (width, height, comps) = self.frame.as_ref()?;
+        let Frame {
+            width,
+            height,
+            components: comps,
+        } = self.frame.as_ref()?;
         let hmax = comps.iter().map(|c| c.1).max()?;
         let vmax = comps.iter().map(|c| c.2).max()?;
         let single = self.scan.len() == 1;
@@ -152,7 +163,7 @@ fn cut() -> String {
 
 /// A baseline frame header: sample precision, height, width, then per component
 /// its id, sampling factors and quantisation table.
-fn frame(body: &[u8]) -> Option<(usize, usize, Vec<(u8, usize, usize)>)> {
+fn frame(body: &[u8]) -> Option<Frame> {
     let height = u16::from_be_bytes([*body.get(1)?, *body.get(2)?]) as usize;
     let width = u16::from_be_bytes([*body.get(3)?, *body.get(4)?]) as usize;
     let n = *body.get(5)? as usize;
@@ -166,7 +177,11 @@ fn frame(body: &[u8]) -> Option<(usize, usize, Vec<(u8, usize, usize)>)> {
         })
         .collect::<Option<Vec<_>>>()?;
     // A height of 0 comes with a DNL marker after the scan: not walked.
-    (width > 0 && height > 0 && !comps.is_empty()).then_some((width, height, comps))
+    (width > 0 && height > 0 && !comps.is_empty()).then_some(Frame {
+        width,
+        height,
+        components: comps,
+    })
 }
 
 /// The marker at `at` (after any 0xFF fill bytes) and the offset after it.
