@@ -3,7 +3,7 @@
 //! overlap), evaluation over a split, and rendering masks as colours and overlays.
 
 use image::{Rgb, RgbImage};
-use ndarray::{Array2, Array3, Array4, ArrayView4, Axis, s};
+use ndarray::{Array2, Array4, ArrayView4, Axis, s};
 
 use crate::data::colormap::voc_color;
 use crate::data::{DataError, Split};
@@ -196,9 +196,4 @@ pub fn overlay(image: &RgbImage, mask: &Array2<u8>, names: &[String], alpha: f32
         );
     }
     out
-}
-
-/// `[K, H, W]` logits → their per-pixel argmax (re-exported for callers).
-pub fn argmax(logits: &Array3<f32>) -> Array2<u8> {
-    argmax_classes(logits)
 }

@@ -32,4 +32,4 @@ pub mod upsample;
 pub mod weights;
 
 pub use error::{FcnError, Result};
-pub use model::{Fcn, FcnConfig, FcnNet, ModelMeta};
+pub use model::{Fcn, FcnConfig, FcnNet};

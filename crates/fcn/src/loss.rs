@@ -7,7 +7,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
 /// The label that marks pixels to leave out of the loss.
-pub const IGNORE_LABEL: i64 = 255;
+pub const IGNORE_LABEL: i64 = crate::data::colormap::IGNORE as i64;
 
 /// Mean over the non-ignored pixels of `−log softmax(logits)[label]`. `labels` is
 /// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).

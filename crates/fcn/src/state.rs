@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
-use crate::FcnError;
+use crate::error::FcnError;
 
 /// One tensor: its shape and its values in row-major order.
 #[derive(Debug, Clone, PartialEq)]

@@ -544,7 +544,7 @@ fn save_epoch(
     net: &FcnNet,
     optimizer: &ModuleOptimizer,
     state: &RunState,
-    meta: &crate::ModelMeta,
+    meta: &crate::FcnConfig,
     device: &Device,
 ) -> Result<()> {
     let epoch = state.history.last().map_or(0, |r| r.epoch);

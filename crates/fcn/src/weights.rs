@@ -46,7 +46,7 @@ impl std::fmt::Display for WeightFormat {
 
 /// What a weight file held.
 #[derive(Debug, Clone)]
-pub struct Loaded {
+pub struct WeightFile {
     pub format: WeightFormat,
     /// Float tensors, with keys renamed to the textbook's names.
     pub state: StateDict,
@@ -95,7 +95,7 @@ pub fn detect(head: &[u8], len: u64) -> Option<Container> {
 }
 
 /// Reads any supported weight file.
-pub fn read(path: &Path) -> Result<Loaded> {
+pub fn read(path: &Path) -> Result<WeightFile> {
     let mut head = [0u8; 9];
     let mut file = std::fs::File::open(path).map_err(|e| FcnError::io(path, e))?;
     let len = file.metadata().map_err(|e| FcnError::io(path, e))?.len();
@@ -122,7 +122,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn read_pytorch(path: &Path, file_len: u64) -> Result<Loaded> {
+fn read_pytorch(path: &Path, file_len: u64) -> Result<WeightFile> {
     let reader = PytorchReader::new(path)
         .map_err(|e| FcnError::weights(path, format!("not a readable PyTorch checkpoint: {e}")))?;
     let mut found = Found::default();
@@ -215,7 +215,7 @@ impl Found {
 
     /// Identifies the format (native when the metadata says so, otherwise by key
     /// names) and renames torchvision's keys to the textbook's.
-    fn finish(mut self, path: &Path, metadata: HashMap<String, String>) -> Result<Loaded> {
+    fn finish(mut self, path: &Path, metadata: HashMap<String, String>) -> Result<WeightFile> {
         if !self.problems.is_empty() {
             return Err(FcnError::weights(path, self.problems.join("; ")));
         }
@@ -228,7 +228,7 @@ impl Found {
         if format == WeightFormat::TorchvisionResNet18 {
             self.state = rename_torchvision(self.state);
         }
-        Ok(Loaded {
+        Ok(WeightFile {
             format,
             state: self.state,
             dtype: self.dtypes.into_iter().collect::<Vec<_>>().join(", "),
@@ -351,7 +351,7 @@ fn rename_torchvision(state: StateDict) -> StateDict {
     }
 }
 
-fn read_safetensors(path: &Path) -> Result<Loaded> {
+fn read_safetensors(path: &Path) -> Result<WeightFile> {
     let bytes = std::fs::read(path).map_err(|e| FcnError::io(path, e))?;
     let not = |e: safetensors::SafeTensorError| {
         FcnError::weights(

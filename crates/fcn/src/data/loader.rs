@@ -39,7 +39,7 @@ pub struct Example {
 }
 
 /// An item of the loader: an example, or why its files could not be used.
-pub type Loaded = Result<Example, DataError>;
+pub type LoadedExample = Result<Example, DataError>;
 
 /// The split as a Burn dataset; the epoch (shared with the trainer) varies the crops.
 pub struct AugmentedSplit {
@@ -89,7 +89,7 @@ impl AugmentedSplit {
     }
 
     /// Loads and augments item `i` of this (filtered) dataset.
-    pub fn example(&self, i: usize) -> Loaded {
+    pub fn example(&self, i: usize) -> LoadedExample {
         let index = self.indices[i];
         let sample = self.split.load(index)?;
         let mut rng = Rng::for_item(self.aug.seed, self.epoch.load(Ordering::Relaxed), index);
@@ -136,8 +136,8 @@ impl AugmentedSplit {
     }
 }
 
-impl Dataset<Loaded> for AugmentedSplit {
-    fn get(&self, index: usize) -> Result<Loaded, DatasetError> {
+impl Dataset<LoadedExample> for AugmentedSplit {
+    fn get(&self, index: usize) -> Result<LoadedExample, DatasetError> {
         Ok(self.example(index))
     }
 
@@ -159,8 +159,8 @@ pub struct Batch {
 #[derive(Debug, Clone, Default)]
 pub struct SegmentationBatcher;
 
-impl Batcher<Loaded, Batch> for SegmentationBatcher {
-    fn batch(&self, items: Vec<Loaded>, device: &Device) -> Batch {
+impl Batcher<LoadedExample, Batch> for SegmentationBatcher {
+    fn batch(&self, items: Vec<LoadedExample>, device: &Device) -> Batch {
         let mut failures = Vec::new();
         let mut examples = Vec::new();
         for item in items {

@@ -7,14 +7,14 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
-use ndarray::{Array2, Array4, ArrayView4, Axis, s};
+use ndarray::{Array2, Array4, ArrayView4, s};
 
 use super::head::FcnHead;
 use super::layers::tensor;
 use super::resnet::{ResNet18, Source};
 use crate::error::{FcnError, Result};
 use crate::state::{StateDict, StateReader};
-use crate::weights::{self, FORMAT_KEY, FORMAT_VERSION, Loaded, WeightFormat};
+use crate::weights::{self, FORMAT_KEY, FORMAT_VERSION, WeightFile, WeightFormat};
 
 /// The network: backbone, then head.
 #[derive(Module, Debug)]
@@ -168,9 +168,6 @@ impl FcnConfig {
     }
 }
 
-/// What travels with a model besides its tensors.
-pub type ModelMeta = FcnConfig;
-
 /// Where a loaded model came from.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -185,7 +182,7 @@ pub struct LoadReport {
 #[derive(Debug)]
 pub struct Fcn {
     pub net: FcnNet,
-    pub meta: ModelMeta,
+    pub meta: FcnConfig,
     pub device: Device,
     /// Set when the model was read from a file.
     pub origin: Option<LoadReport>,
@@ -229,7 +226,7 @@ impl Fcn {
 
     fn from_loaded(
         path: &Path,
-        loaded: Loaded,
+        loaded: WeightFile,
         config: &FcnConfig,
         device: &Device,
     ) -> Result<Self> {
@@ -394,11 +391,10 @@ impl Fcn {
         Ok(full.slice(s![.., .., ..h, ..w]).to_owned())
     }
 
-    /// The class of every pixel of an RGB image (normalisation included).
+    /// The class of every pixel of an RGB image (normalisation included; large
+    /// images run tiled, as [`crate::infer::predict`] does with its default tiles).
     pub fn predict(&self, image: &RgbImage) -> Result<Array2<u8>> {
-        let x = self.normalize(image);
-        let logits = self.logits(x.view())?;
-        Ok(argmax_classes(&logits.index_axis(Axis(0), 0).to_owned()))
+        crate::infer::predict(self, image, crate::infer::TileOptions::default())
     }
 
     /// `[1, 3, H, W]`, scaled to [0, 1] then normalised with the model's mean and std.
@@ -429,7 +425,7 @@ pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
     })
 }
 
-fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<ModelMeta> {
+fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<FcnConfig> {
     let get = |k: &str| {
         m.get(k)
             .ok_or_else(|| FcnError::weights(path, format!("checkpoint metadata lacks {k}")))
@@ -455,7 +451,7 @@ fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<ModelMeta> {
         v.try_into()
             .map_err(|v: Vec<f32>| bad(k, format!("expected 3 values, got {}", v.len())))
     };
-    Ok(ModelMeta {
+    Ok(FcnConfig {
         num_classes,
         width,
         class_names,

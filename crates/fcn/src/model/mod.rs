@@ -5,4 +5,4 @@ pub mod head;
 pub mod layers;
 pub mod resnet;
 
-pub use fcn::{Fcn, FcnConfig, FcnNet, INPUT_MULTIPLE, MAX_CLASSES, MAX_WIDTH, ModelMeta};
+pub use fcn::{Fcn, FcnConfig, FcnNet, INPUT_MULTIPLE, MAX_CLASSES, MAX_WIDTH};

@@ -13,7 +13,7 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-use super::backend::{BatchNormGrads, Bias, CrossEntropy, TconvBackend};
+use super::backend::{BatchNormGrads, CrossEntropy, MaybeTensor, TconvBackend};
 
 /// Which convolution a backward step belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +30,8 @@ impl Conv {
         b: Option<FloatTensor<B>>,
     ) -> FloatTensor<B> {
         match self {
-            Conv::Direct(p) => B::tconv_conv2d(x, w, Bias::from_option(b), p),
-            Conv::Transposed(p) => B::tconv_conv_transpose2d(x, w, Bias::from_option(b), p),
+            Conv::Direct(p) => B::tconv_conv2d(x, w, MaybeTensor::from_option(b), p),
+            Conv::Transposed(p) => B::tconv_conv_transpose2d(x, w, MaybeTensor::from_option(b), p),
         }
     }
 
@@ -226,7 +226,7 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
     fn tconv_conv2d(
         x: Tracked<B, C>,
         weight: Tracked<B, C>,
-        bias: Bias<Self>,
+        bias: MaybeTensor<Self>,
         params: Conv2dParams,
     ) -> Tracked<B, C> {
         forward::<B, C>(x, weight, bias.into_option(), Conv::Direct(params))
@@ -235,7 +235,7 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
     fn tconv_conv_transpose2d(
         x: Tracked<B, C>,
         weight: Tracked<B, C>,
-        bias: Bias<Self>,
+        bias: MaybeTensor<Self>,
         params: ConvTranspose2dParams,
     ) -> Tracked<B, C> {
         forward::<B, C>(x, weight, bias.into_option(), Conv::Transposed(params))
@@ -304,11 +304,11 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         weight: Tracked<B, C>,
         scale: Tracked<B, C>,
         shift: Tracked<B, C>,
-        residual: Bias<Self>,
+        residual: MaybeTensor<Self>,
         relu: bool,
         params: Conv2dParams,
     ) -> Tracked<B, C> {
-        let y = Self::tconv_conv2d(x, weight, Bias::Without, params);
+        let y = Self::tconv_conv2d(x, weight, MaybeTensor::Absent, params);
         let per_channel = |t: Tracked<B, C>| {
             let c = t.shape().num_elements();
             Self::float_reshape(t, Shape::new([1, c, 1, 1]))
@@ -382,7 +382,7 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
                 CrossEntropy {
                     loss: prep.finish(grad, out.loss),
                     hits: out.hits,
-                    grad: Bias::Without,
+                    grad: MaybeTensor::Absent,
                 }
             }
             OpsKind::UnTracked(prep) => {
@@ -390,7 +390,7 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
                 CrossEntropy {
                     loss: prep.finish(out.loss),
                     hits: out.hits,
-                    grad: Bias::Without,
+                    grad: MaybeTensor::Absent,
                 }
             }
         }

@@ -12,23 +12,24 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
 use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
 
-/// A convolution's optional bias, as the extension macro carries it across the
-/// dispatch boundary (it maps tensors inside enums, not inside `Option`).
+/// An optional tensor (a bias, a residual, a gradient that may not exist), as the
+/// extension macro carries it across the dispatch boundary (it maps tensors inside
+/// enums, not inside `Option`).
 #[derive(ExtensionType)]
-pub enum Bias<B: burn::backend::Backend> {
-    With(FloatTensor<B>),
-    Without,
+pub enum MaybeTensor<B: burn::backend::Backend> {
+    Present(FloatTensor<B>),
+    Absent,
 }
 
-impl<B: burn::backend::Backend> Bias<B> {
+impl<B: burn::backend::Backend> MaybeTensor<B> {
     pub fn from_option(bias: Option<FloatTensor<B>>) -> Self {
-        bias.map_or(Bias::Without, Bias::With)
+        bias.map_or(MaybeTensor::Absent, MaybeTensor::Present)
     }
 
     pub fn into_option(self) -> Option<FloatTensor<B>> {
         match self {
-            Bias::With(b) => Some(b),
-            Bias::Without => None,
+            MaybeTensor::Present(b) => Some(b),
+            MaybeTensor::Absent => None,
         }
     }
 }
@@ -49,9 +50,9 @@ pub struct CrossEntropy<B: burn::backend::Backend> {
     /// `[correct, kept]`: kept pixels whose argmax is their label, and kept pixels.
     pub hits: IntTensor<B>,
     /// The gradient of the mean loss with respect to the logits, when asked for
-    /// (`Bias` is the extension's optional tensor).
+    /// (`MaybeTensor` is the extension's optional tensor).
     #[extension_type]
-    pub grad: Bias<B>,
+    pub grad: MaybeTensor<B>,
 }
 
 /// Convolutions on `tconv` kernels, forward and one gradient at a time.
@@ -60,14 +61,14 @@ pub trait TconvBackend: burn::backend::Backend {
     fn tconv_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        #[extension_type] bias: Bias<Self>,
+        #[extension_type] bias: MaybeTensor<Self>,
         params: Conv2dParams,
     ) -> FloatTensor<Self>;
 
     fn tconv_conv_transpose2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        #[extension_type] bias: Bias<Self>,
+        #[extension_type] bias: MaybeTensor<Self>,
         params: ConvTranspose2dParams,
     ) -> FloatTensor<Self>;
 
@@ -165,7 +166,7 @@ pub trait TconvBackend: burn::backend::Backend {
         weight: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         shift: FloatTensor<Self>,
-        #[extension_type] residual: Bias<Self>,
+        #[extension_type] residual: MaybeTensor<Self>,
         relu: bool,
         params: Conv2dParams,
     ) -> FloatTensor<Self>;
@@ -248,7 +249,7 @@ impl TconvBackend for Flex {
     fn tconv_conv2d(
         x: FlexTensor,
         weight: FlexTensor,
-        bias: Bias<Self>,
+        bias: MaybeTensor<Self>,
         params: Conv2dParams,
     ) -> FlexTensor {
         let (x, w, b) = (
@@ -263,7 +264,7 @@ impl TconvBackend for Flex {
     fn tconv_conv_transpose2d(
         x: FlexTensor,
         weight: FlexTensor,
-        bias: Bias<Self>,
+        bias: MaybeTensor<Self>,
         params: ConvTranspose2dParams,
     ) -> FlexTensor {
         let (x, w, b) = (
@@ -325,7 +326,7 @@ impl TconvBackend for Flex {
         weight: FlexTensor,
         scale: FlexTensor,
         shift: FlexTensor,
-        residual: Bias<Self>,
+        residual: MaybeTensor<Self>,
         relu: bool,
         params: Conv2dParams,
     ) -> FlexTensor {
@@ -390,7 +391,7 @@ impl TconvBackend for Flex {
         CrossEntropy {
             loss: FlexTensor::from_data(TensorData::new(vec![mean as f32], [1])),
             hits: FlexTensor::from_data(TensorData::new(hits, [2])),
-            grad: Bias::from_option(
+            grad: MaybeTensor::from_option(
                 grad.map(|g| FlexTensor::from_data(TensorData::new(g, [n, c, h, w]))),
             ),
         }

@@ -26,7 +26,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Int, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-pub use backend::{Bias, TconvBackend};
+pub use backend::{MaybeTensor, TconvBackend};
 
 /// Whose convolution kernels the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,8 @@ pub fn tconv_calls() -> u64 {
     backend::CALLS.load(Ordering::Relaxed)
 }
 
-fn use_tconv(x: &Tensor<4>) -> bool {
+/// Whether the `tconv` kernels run on `x` (chosen, and `x` is f32).
+pub fn on_tconv(x: &Tensor<4>) -> bool {
     kernels() == Kernels::Tconv && x.dtype() == DType::F32
 }
 
@@ -68,7 +69,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let Some(params) = tconv_params(conv, &x) else {
         return conv.forward(x);
     };
-    let bias = Bias::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
+    let bias = MaybeTensor::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
     Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
@@ -79,7 +80,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// `conv`'s forward pass.
 pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    if !use_tconv(&x) {
+    if !on_tconv(&x) {
         return conv.forward(x);
     }
     let params = ConvTranspose2dParams {
@@ -89,7 +90,7 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         dilation: conv.dilation,
         groups: conv.groups,
     };
-    let bias = Bias::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
+    let bias = MaybeTensor::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
     Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv_transpose2d(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
@@ -114,14 +115,12 @@ fn symmetric(padding: &PaddingConfig2d) -> Option<[usize; 2]> {
 /// chosen, symmetric padding.
 fn tconv_params(conv: &Conv2d, x: &Tensor<4>) -> Option<Conv2dParams> {
     let padding = symmetric(&conv.padding);
-    padding
-        .filter(|_| use_tconv(x))
-        .map(|padding| Conv2dParams {
-            stride: conv.stride,
-            padding,
-            dilation: conv.dilation,
-            groups: conv.groups,
-        })
+    padding.filter(|_| on_tconv(x)).map(|padding| Conv2dParams {
+        stride: conv.stride,
+        padding,
+        dilation: conv.dilation,
+        groups: conv.groups,
+    })
 }
 
 /// Whether [`conv2d_affine`] can run `conv` on `x`.
@@ -141,7 +140,7 @@ pub fn conv2d_affine(
     let params = tconv_params(conv, &x)
         .filter(|_| conv.bias.is_none())
         .expect("conv2d_affine takes convolutions can_fuse accepts");
-    let residual = Bias::from_option(residual.map(Tensor::into_dispatch));
+    let residual = MaybeTensor::from_option(residual.map(Tensor::into_dispatch));
     Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d_affine(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
@@ -158,7 +157,7 @@ pub fn conv2d_affine(
 pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let padding = symmetric(&pool.padding);
     let plain = pool.dilation == [1, 1] && !pool.ceil_mode;
-    match padding.filter(|_| plain && use_tconv(&x)) {
+    match padding.filter(|_| plain && on_tconv(&x)) {
         Some(padding) => Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_max_pool2d(
             x.into_dispatch(),
             pool.kernel_size,
@@ -167,11 +166,6 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         )),
         None => pool.forward(x),
     }
-}
-
-/// Whether the `tconv` kernels run on `x` (chosen, and `x` is f32).
-pub fn on_tconv(x: &Tensor<4>) -> bool {
-    use_tconv(x)
 }
 
 /// Training-mode BatchNorm on per-channel parallel kernels: the output and the
