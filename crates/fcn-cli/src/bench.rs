@@ -1,6 +1,6 @@
 //! `fcn bench [--json]`
 
-use fcn::bench::{self, BenchOptions, BenchRow};
+use crate::bench_cases::{self as bench, BenchOptions, BenchRow};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::report::{self, SampleRow};
 use anyhow::Context;
 use fcn::data::synthetic::{self, SynthConfig};
 use fcn::data::{self, ReadOptions};
 use fcn::infer::{self, TileOptions};
-use fcn::report::{self, SampleRow};
 use fcn::train::{OptimizerKind, Schedule, TrainConfig};
 use fcn::{Fcn, FcnConfig};
 
@@ -106,7 +106,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         train_split.len(),
         val_split.len()
     );
-    let mut bar = crate::train::Bar::new();
+    let mut bar = crate::train::Bar::new(&run_dir, Vec::new());
     let model = fcn::train::train(
         &run_dir,
         model,
@@ -141,8 +141,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             format!("{name}_prediction.png"),
         ];
         sample.image.save(samples_dir.join(&files[0]))?;
-        infer::colorize(&sample.mask).save(samples_dir.join(&files[1]))?;
-        infer::colorize(&pred).save(samples_dir.join(&files[2]))?;
+        crate::render::colorize(&sample.mask).save(samples_dir.join(&files[1]))?;
+        crate::render::colorize(&pred).save(samples_dir.join(&files[2]))?;
         let [input, truth, prediction] = files.map(|f| format!("samples/{f}"));
         rows.push(SampleRow {
             name,
@@ -170,7 +170,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ];
     let page = report::html(
         "fcn demo",
-        &fcn::train::curves(&state.history),
+        &crate::plot::curves(&state.history),
         &state.history,
         &metrics,
         &rows,

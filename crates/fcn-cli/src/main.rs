@@ -2,13 +2,18 @@
 
 mod allocator;
 mod bench;
+mod bench_cases;
 mod demo;
 mod eval;
 mod export;
+mod font;
 mod info;
 mod memory;
 mod outputs;
+mod plot;
 mod progress;
+mod render;
+mod report;
 mod segment;
 mod synth;
 mod train;

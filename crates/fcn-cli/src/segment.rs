@@ -166,7 +166,7 @@ fn segment_one(
     write_palette_png(mask_path, &mask, palette)?;
     if args.overlay {
         let path = outputs::overlay_path(mask_path);
-        infer::overlay(&image, &mask, &model.meta.class_names, 0.55)
+        crate::render::overlay(&image, &mask, &model.meta.class_names, 0.55)
             .save(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

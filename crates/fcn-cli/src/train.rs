@@ -107,18 +107,24 @@ pub struct Args {
 }
 
 /// Progress bar per epoch, one summary line after each.
+/// Also draws the run's `curves.svg` after each epoch.
 pub struct Bar {
     bar: Option<ProgressBar>,
     loss: f64,
     skipped: usize,
+    run_dir: PathBuf,
+    history: Vec<EpochRecord>,
 }
 
 impl Bar {
-    pub fn new() -> Self {
+    /// For a run in `run_dir` whose finished epochs are `history`.
+    pub fn new(run_dir: &std::path::Path, history: Vec<EpochRecord>) -> Self {
         Self {
             bar: None,
             loss: f64::NAN,
             skipped: 0,
+            run_dir: run_dir.to_path_buf(),
+            history,
         }
     }
 
@@ -163,6 +169,12 @@ impl Progress for Bar {
             "epoch {}: loss {:.4}, train acc {:.3}{val}, {:.1} s",
             r.epoch, r.train_loss, r.train_pixel_accuracy, r.seconds
         );
+        self.history.push(r.clone());
+        let path = self.run_dir.join("curves.svg");
+        let svg = crate::plot::curves(&self.history);
+        if let Err(e) = fcn::weights::write_atomically(&path, svg.as_bytes()) {
+            eprintln!("warning: {e}");
+        }
     }
     fn skipped(&mut self, e: &DataError) {
         self.skipped += 1;
@@ -219,7 +231,11 @@ pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
         data::open(&data_dir, "train", &options).context("cannot open the training split")?;
     let val_split = data::open_optional(&data_dir, "val", &options)
         .context("cannot open the validation split")?;
-    let mut bar = Bar::new();
+    let history = match resume {
+        true => fcn::train::read_state(&run_dir)?.history,
+        false => Vec::new(),
+    };
+    let mut bar = Bar::new(&run_dir, history);
     for e in train_split
         .skipped
         .iter()

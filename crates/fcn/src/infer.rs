@@ -1,11 +1,10 @@
 //! Inference on whole images of any size: padding to a multiple of 32 (in
 //! [`Fcn::logits`]), tiling with overlap for large images (logits averaged where tiles
-//! overlap), evaluation over a split, and rendering masks as colours and overlays.
+//! overlap) and evaluation over a split. Drawing masks is the caller's (the CLI's).
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 use ndarray::{Array2, Array4, ArrayView4, Axis, s};
 
-use crate::data::colormap::voc_color;
 use crate::data::{DataError, Split};
 use crate::error::Result;
 use crate::metrics::ConfusionMatrix;
@@ -129,71 +128,4 @@ pub enum EvalError {
     Data(#[from] DataError),
     #[error(transparent)]
     Model(#[from] crate::FcnError),
-}
-
-/// The mask in VOC's colours.
-pub fn colorize(mask: &Array2<u8>) -> RgbImage {
-    let (h, w) = mask.dim();
-    RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        Rgb(voc_color(mask[[y as usize, x as usize]]))
-    })
-}
-
-/// The image with the mask's colours blended over it (`alpha` of the colour;
-/// background and void stay as they are) and, below it, a legend: a swatch and the
-/// name of every class present.
-pub fn overlay(image: &RgbImage, mask: &Array2<u8>, names: &[String], alpha: f32) -> RgbImage {
-    use crate::font::{draw_text, text_height, text_width};
-    let (w, h) = image.dimensions();
-    let mut seen = [false; 256];
-    mask.iter().for_each(|&v| seen[v as usize] = true);
-    let present: Vec<u8> = (0..=255u8)
-        .filter(|&v| seen[v as usize] && (v as usize) < names.len())
-        .collect();
-    // Lay the legend entries out in rows that fit the width.
-    let (scale, pad, swatch) = (2, 6, 10);
-    let line = text_height(scale).max(swatch) + pad;
-    let mut places = Vec::new();
-    let (mut x, mut y) = (pad, pad);
-    for &label in &present {
-        let entry = swatch + 4 + text_width(&names[label as usize], scale);
-        if x > pad && x + entry > w {
-            x = pad;
-            y += line;
-        }
-        places.push((label, x, y));
-        x += entry + 2 * pad;
-    }
-    let legend_h = if present.is_empty() { 0 } else { y + line };
-    let mut out = RgbImage::from_pixel(w, h + legend_h, Rgb([255, 255, 255]));
-    for (x, y, p) in image.enumerate_pixels() {
-        let label = mask[[y as usize, x as usize]];
-        let c = voc_color(label);
-        let a = if label == 0 || label == 255 {
-            0.0
-        } else {
-            alpha
-        };
-        let blend = |i: usize| (p[i] as f32 * (1.0 - a) + c[i] as f32 * a).round() as u8;
-        out.put_pixel(x, y, Rgb([blend(0), blend(1), blend(2)]));
-    }
-    for (label, x, y) in places {
-        let c = voc_color(label);
-        for dy in 0..swatch {
-            for dx in 0..swatch {
-                if x + dx < w {
-                    out.put_pixel(x + dx, h + y + dy, Rgb(c));
-                }
-            }
-        }
-        draw_text(
-            &mut out,
-            x + swatch + 4,
-            h + y,
-            &names[label as usize],
-            scale,
-            [0, 0, 0],
-        );
-    }
-    out
 }

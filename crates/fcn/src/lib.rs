@@ -15,17 +15,13 @@
 //! # Ok::<(), fcn::FcnError>(())
 //! ```
 
-pub mod bench;
 pub mod data;
 mod error;
-pub mod font;
 pub mod infer;
 pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ops;
-pub mod plot;
-pub mod report;
 pub mod state;
 pub mod train;
 pub mod upsample;

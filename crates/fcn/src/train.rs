@@ -1,4 +1,4 @@
-//! Training: the loop, the optimiser and its schedule, per-epoch metrics, curves and
+//! Training: the loop, the optimiser and its schedule, per-epoch metrics and
 //! checkpoints, resuming, and a stop on a non-finite loss.
 //!
 //! A run directory holds:
@@ -8,7 +8,8 @@
 //! * `state.json`: the configuration and every finished epoch's record. It is written
 //!   last, atomically, after everything else of an epoch: it is the commit point, so a
 //!   run killed at any moment resumes from the last epoch it names;
-//! * `metrics.jsonl` (one line per epoch) and `curves.svg`, regenerated from it.
+//! * `metrics.jsonl` (one line per epoch), regenerated from it; the command line
+//!   draws `curves.svg` from the same records.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -25,7 +26,6 @@ use crate::data::loader::{self, Augmentation, AugmentedSplit};
 use crate::data::{DataError, Split};
 use crate::infer::{self, TileOptions};
 use crate::model::{Fcn, FcnNet};
-use crate::plot::{Series, line_chart};
 use crate::weights::write_atomically;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,49 +575,10 @@ fn save_epoch(
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| run_err(e.to_string()))?;
     write_atomically(&dir.0.join("metrics.jsonl"), lines.as_bytes())?;
-    write_atomically(&dir.0.join("curves.svg"), curves(&state.history).as_bytes())?;
     // Older resume points are no longer needed.
     for old in 1..epoch {
         let _ = std::fs::remove_file(dir.resume_model(old));
         let _ = std::fs::remove_file(dir.resume_optimizer(old));
     }
     Ok(())
-}
-
-/// The training curves: loss, train accuracy and val accuracy per epoch.
-pub fn curves(history: &[EpochRecord]) -> String {
-    let pts = |f: &dyn Fn(&EpochRecord) -> Option<f64>| {
-        history
-            .iter()
-            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
-            .collect()
-    };
-    line_chart(
-        "Training",
-        "epoch",
-        &[
-            Series {
-                name: "train loss",
-                color: "#1f77b4",
-                points: pts(&|r| Some(r.train_loss)),
-            },
-            Series {
-                name: "train acc",
-                color: "#ff7f0e",
-                points: pts(&|r| Some(r.train_pixel_accuracy)),
-            },
-            Series {
-                name: "val acc",
-                color: "#2ca02c",
-                points: pts(&|r| r.val_pixel_accuracy),
-            },
-            Series {
-                name: "val mIoU",
-                color: "#d62728",
-                points: pts(&|r| r.val_miou),
-            },
-        ],
-        560.0,
-        320.0,
-    )
 }

@@ -12,8 +12,8 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Serialize;
 
-use crate::model::{Fcn, FcnConfig, FcnNet};
-use crate::ops::{self, Kernels};
+use fcn::model::{Fcn, FcnConfig, FcnNet};
+use fcn::ops::{self, Kernels};
 
 /// One benchmark: our time, the baseline's, and our arithmetic rate.
 #[derive(Debug, Clone, Serialize)]
@@ -256,7 +256,7 @@ fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let (ms, baseline_ms) = both(seconds, || {
         let model = net.take().expect("the model is put back after each step");
         let logits = model.forward(x.clone());
-        let loss = crate::loss::cross_entropy(logits, labels.clone());
+        let loss = fcn::loss::cross_entropy(logits, labels.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         net = Some(optim.step(1e-3, model, grads));
     });

@@ -2,9 +2,9 @@
 //! ground truth / prediction side by side. One self-contained page; images are
 //! referenced by relative path.
 
-use crate::metrics::Metrics;
 use crate::plot::escape;
-use crate::train::EpochRecord;
+use fcn::metrics::Metrics;
+use fcn::train::EpochRecord;
 
 /// One row of the side-by-side gallery: paths relative to the report.
 pub struct SampleRow {

@@ -124,3 +124,41 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// The training curves: loss, train accuracy and val accuracy per epoch.
+pub fn curves(history: &[fcn::train::EpochRecord]) -> String {
+    let pts = |f: &dyn Fn(&fcn::train::EpochRecord) -> Option<f64>| {
+        history
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect()
+    };
+    line_chart(
+        "Training",
+        "epoch",
+        &[
+            Series {
+                name: "train loss",
+                color: "#1f77b4",
+                points: pts(&|r| Some(r.train_loss)),
+            },
+            Series {
+                name: "train acc",
+                color: "#ff7f0e",
+                points: pts(&|r| Some(r.train_pixel_accuracy)),
+            },
+            Series {
+                name: "val acc",
+                color: "#2ca02c",
+                points: pts(&|r| r.val_pixel_accuracy),
+            },
+            Series {
+                name: "val mIoU",
+                color: "#d62728",
+                points: pts(&|r| r.val_miou),
+            },
+        ],
+        560.0,
+        320.0,
+    )
+}
