@@ -33,6 +33,7 @@ mod bilinear;
 mod error;
 mod fast;
 pub mod grads;
+pub mod kernels;
 pub mod matrix;
 pub mod reference;
 pub mod shape;

@@ -375,7 +375,7 @@ impl TconvBackend for Flex {
         let (n, c, h, w) = x.dim4();
         let labels = int_values(labels);
         let mut grad = with_grad.then(|| vec![0.0f32; x.slice().len()]);
-        let totals = super::cross_entropy::cross_entropy(
+        let totals = tconv::kernels::cross_entropy::cross_entropy(
             x.slice(),
             &labels,
             (n, c, h * w),
@@ -417,7 +417,7 @@ impl TconvBackend for Flex {
         let x = Dense::new(x);
         let (n, c, h, w) = x.dim4();
         let (values, (oh, ow)) =
-            super::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
+            tconv::kernels::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
         FlexTensor::from_data(TensorData::new(values, [n, c, oh, ow]))
     }
 
@@ -431,7 +431,7 @@ impl TconvBackend for Flex {
         CALLS.fetch_add(1, Ordering::Relaxed);
         let (x, grad) = (Dense::new(x), Dense::new(grad));
         let (n, c, h, w) = x.dim4();
-        let values = super::pool::max_pool2d_backward(
+        let values = tconv::kernels::pool::max_pool2d_backward(
             x.slice(),
             grad.slice(),
             (h, w),
@@ -446,7 +446,7 @@ impl TconvBackend for Flex {
         CALLS.fetch_add(1, Ordering::Relaxed);
         let x = Dense::new(x);
         let (n, c, h, w) = x.dim4();
-        let (mut mean, var) = super::batch_norm::stats(x.slice(), n, c, h * w);
+        let (mut mean, var) = tconv::kernels::batch_norm::stats(x.slice(), n, c, h * w);
         mean.extend(var);
         FlexTensor::from_data(TensorData::new(mean, [2, c]))
     }
@@ -467,8 +467,8 @@ impl TconvBackend for Flex {
         );
         let (n, c, h, w) = x.dim4();
         let (mean, var) = stats.slice().split_at(c);
-        let inv_std = super::batch_norm::inv_std(var, eps);
-        let y = super::batch_norm::normalize(
+        let inv_std = tconv::kernels::batch_norm::inv_std(var, eps);
+        let y = tconv::kernels::batch_norm::normalize(
             x.slice(),
             c,
             h * w,
@@ -494,8 +494,8 @@ impl TconvBackend for Flex {
         );
         let (n, c, h, w) = x.dim4();
         let (mean, var) = stats.slice().split_at(c);
-        let inv_std = super::batch_norm::inv_std(var, eps);
-        let (gx, gg, gb) = super::batch_norm::backward(
+        let inv_std = tconv::kernels::batch_norm::inv_std(var, eps);
+        let (gx, gg, gb) = tconv::kernels::batch_norm::backward(
             x.slice(),
             grad.slice(),
             (n, c, h * w),

@@ -11,11 +11,6 @@
 
 mod autodiff;
 mod backend;
-mod batch_norm;
-mod cross_entropy;
-mod exp;
-mod pool;
-mod simd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -43,19 +43,8 @@ fn add_bias(out: &mut Array4<f32>, bias: Option<ArrayView1<f32>>) {
 /// channels; each plane is summed in independent f32 lanes (a loop that
 /// vectorises) and the lanes and planes in f64.
 fn channel_sums(a: &[f32], batch: usize, channels: usize) -> Array1<f32> {
-    const LANES: usize = 16;
     let plane = a.len().checked_div(batch * channels).unwrap_or(0);
-    let plane_sum = |p: &[f32]| {
-        let mut lanes = [0.0f32; LANES];
-        let chunks = p.chunks_exact(LANES);
-        let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
-        for c in chunks {
-            for (l, &v) in lanes.iter_mut().zip(c) {
-                *l += v;
-            }
-        }
-        lanes.iter().map(|&l| l as f64).sum::<f64>() + tail
-    };
+    let plane_sum = |p: &[f32]| crate::kernels::lanes::lane_sum(p, p, |v, _| v);
     (0..channels)
         .into_par_iter()
         .map(|ch| {

@@ -4,28 +4,7 @@
 
 use rayon::prelude::*;
 
-/// Lanes of a vectorised sum: independent f32 partial sums, added in f64 at the
-/// end (a single running sum would keep the loop scalar).
-const LANES: usize = 16;
-
-/// `Σ f(a[i], b[i])` over two slices of equal length.
-#[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    let mut lanes = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, &y)| f(x, y) as f64)
-        .sum();
-    for (xa, xb) in ca.zip(cb) {
-        for ((l, &x), &y) in lanes.iter_mut().zip(xa).zip(xb) {
-            *l += f(x, y);
-        }
-    }
-    lanes.iter().map(|&l| l as f64).sum::<f64>() + tail
-}
+use crate::kernels::lanes::lane_sum;
 
 /// Per-channel `(mean, biased variance)` of `x` laid out `[n, c, plane]`.
 pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>) {
@@ -33,7 +12,7 @@ pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>
     let per_channel: Vec<(f32, f32)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            super::simd::wide(|| {
+            crate::kernels::simd::wide(|| {
                 let planes = || (0..n).map(move |b| &x[(b * c + ch) * plane..][..plane]);
                 let sum: f64 = planes().map(|p| lane_sum(p, p, |v, _| v)).sum();
                 let mean = sum / count;
@@ -71,7 +50,7 @@ pub fn normalize(
             let ch = i % c;
             let a = inv_std[ch] * gamma[ch];
             let b = beta[ch] - mean[ch] * a;
-            super::simd::wide(|| {
+            crate::kernels::simd::wide(|| {
                 for (o, &v) in out.iter_mut().zip(src) {
                     *o = v * a + b;
                 }
@@ -94,7 +73,7 @@ pub fn backward(
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            super::simd::wide(|| {
+            crate::kernels::simd::wide(|| {
                 let (m, s) = (mean[ch], inv_std[ch]);
                 let (mut sg, mut sgx) = (0.0f64, 0.0f64);
                 for b in 0..n {
@@ -117,7 +96,7 @@ pub fn backward(
             let k = gamma[ch] * s;
             let (mg, mgx) = ((sg / count) as f32, (sgx / count) as f32);
             let at = i * plane;
-            super::simd::wide(|| {
+            crate::kernels::simd::wide(|| {
                 for ((o, &g), &v) in out.iter_mut().zip(&grad[at..]).zip(&x[at..]) {
                     *o = k * (g - mg - (v - m) * s * mgx);
                 }

@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::exp::exp;
+use crate::kernels::exp::exp;
 
 /// Pixels per block: a block's exponentials (`channels × BLOCK`) stay in L2.
 const BLOCK: usize = 1024;
@@ -54,7 +54,7 @@ pub fn cross_entropy(
     let kept = labels.iter().filter(|&&l| is_kept(l, c, ignore)).count();
     let scale = 1.0 / kept.max(1) as f32;
     let pass = |(img, labels): (&[f32], &[i64]), grad: Option<&mut [f32]>| {
-        super::simd::wide(|| image_pass(img, labels, (c, plane), ignore, scale, grad))
+        crate::kernels::simd::wide(|| image_pass(img, labels, (c, plane), ignore, scale, grad))
     };
     let inputs = x.par_chunks(image).zip(labels.par_chunks(plane));
     match grad {

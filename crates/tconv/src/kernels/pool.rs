@@ -91,7 +91,7 @@ pub fn max_pool2d(
         .for_each_init(
             || vec![0.0f32; w],
             |vmax, (dst, src)| {
-                super::simd::wide(|| {
+                crate::kernels::simd::wide(|| {
                     for (oy, row) in dst.chunks_mut(ow).enumerate() {
                         win.pool_row(src, oy, vmax, row);
                     }
@@ -124,7 +124,7 @@ pub fn max_pool2d_backward(
         .for_each_init(
             || (vec![0.0f32; w], vec![0.0f32; ow]),
             |(vmax, best), ((dst, src), g)| {
-                super::simd::wide(|| {
+                crate::kernels::simd::wide(|| {
                     for oy in 0..oh {
                         win.pool_row(src, oy, vmax, best);
                         let (y0, y1) = win.rows[oy];
