@@ -209,6 +209,16 @@ impl Fcn {
         }
     }
 
+    /// A model of `net` (trained or being trained) with its description.
+    pub fn from_net(net: FcnNet, meta: FcnConfig, device: &Device) -> Self {
+        Self {
+            net,
+            meta,
+            device: device.clone(),
+            origin: None,
+        }
+    }
+
     /// Loads any supported weight file (see [`crate::weights`]). A torchvision ResNet-18
     /// fills the backbone and leaves a fresh head for VOC's 21 classes; use
     /// [`Fcn::load_with`] to choose the classes.

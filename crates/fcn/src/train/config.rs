@@ -1,0 +1,199 @@
+//! What shapes a run: the configuration with its defaults and checks, the
+//! optimiser and the learning-rate schedule it builds, and what a resumed run may
+//! change.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use serde::{Deserialize, Serialize};
+
+use super::error::{Result, TrainError};
+use super::run_dir::read_state;
+use crate::model::FcnNet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// `lr · (1 − step / total_steps)^0.9`.
+    Poly,
+}
+
+/// Everything that shapes a run. The defaults are the textbook's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub optimizer: OptimizerKind,
+    pub schedule: Schedule,
+    /// Random crop `(height, width)`.
+    pub crop: Option<(usize, usize)>,
+    pub pad_small: bool,
+    pub flip: bool,
+    pub freeze_backbone: bool,
+    pub freeze_upsampling: bool,
+    pub class_weights: Option<Vec<f32>>,
+    pub seed: u64,
+    /// Loader threads.
+    pub workers: usize,
+    pub skip_bad: bool,
+}
+
+impl TrainConfig {
+    /// The textbook's settings; also the command line's defaults.
+    pub const DEFAULT: TrainConfig = TrainConfig {
+        epochs: 5,
+        batch_size: 32,
+        lr: 0.001,
+        weight_decay: 1e-3,
+        momentum: 0.0,
+        optimizer: OptimizerKind::Sgd,
+        schedule: Schedule::Constant,
+        crop: Some((320, 480)),
+        pad_small: false,
+        flip: false,
+        freeze_backbone: false,
+        freeze_upsampling: false,
+        class_weights: None,
+        seed: 0,
+        workers: 2,
+        skip_bad: false,
+    };
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl TrainConfig {
+    /// Checks every value a user can give, before a run starts.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(TrainError::Config(m.to_string()));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("--lr must be a positive number");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("--weight-decay must be zero or positive");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("--momentum must be in [0, 1)");
+        }
+        if let Some(w) = &self.class_weights {
+            if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return bad("--class-weights must be zero or positive numbers");
+            }
+            if w.iter().all(|v| *v == 0.0) {
+                return bad("--class-weights are all zero: no pixel would count");
+            }
+        }
+        if self.crop.is_some_and(|(h, w)| h == 0 || w == 0) {
+            return bad("--crop sides must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The fields a resumed run may change: the epoch count (to extend it), the
+    /// loader threads and whether bad files are skipped. Everything else must be
+    /// the saved run's, or the run would not be the same run.
+    pub(super) fn same_run_as(&self, saved: &TrainConfig) -> std::result::Result<(), String> {
+        let ours = TrainConfig {
+            epochs: saved.epochs,
+            workers: saved.workers,
+            skip_bad: saved.skip_bad,
+            ..self.clone()
+        };
+        let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+            (serde_json::to_value(saved), serde_json::to_value(&ours))
+        else {
+            return Err("the configurations cannot be compared".into());
+        };
+        let differ: Vec<String> = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k}: saved {v}, given {}", b[k]))
+            .collect();
+        if differ.is_empty() {
+            Ok(())
+        } else {
+            Err(differ.join("; "))
+        }
+    }
+}
+
+/// The configuration of the run in `run_dir`, to continue it: the saved one, with
+/// `epochs` raised (never lowered below the finished epochs) when given.
+pub fn resume_config(run_dir: &Path, epochs: Option<usize>) -> Result<TrainConfig> {
+    let state = read_state(run_dir)?;
+    let done = state.history.last().map_or(0, |r| r.epoch);
+    let mut config = state.config;
+    if let Some(e) = epochs {
+        if e < done {
+            return Err(TrainError::Config(format!(
+                "--epochs {e} is below the {done} epochs the run has finished"
+            )));
+        }
+        config.epochs = e;
+    }
+    Ok(config)
+}
+
+pub(super) fn build_optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let decay =
+        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    match config.optimizer {
+        OptimizerKind::Sgd => {
+            let momentum = (config.momentum > 0.0).then(|| {
+                // PyTorch's SGD has no dampening by default.
+                MomentumConfig::new()
+                    .with_momentum(config.momentum)
+                    .with_dampening(0.0)
+            });
+            SgdConfig::new()
+                .with_weight_decay(decay)
+                .with_momentum(momentum)
+                .init()
+        }
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+    }
+}
+
+pub(super) fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
+    match config.schedule {
+        Schedule::Constant => config.lr,
+        Schedule::Poly => config.lr * (1.0 - step as f64 / total.max(1) as f64).max(0.0).powf(0.9),
+    }
+}
+
+pub(super) fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
+    let mut net = net;
+    if config.freeze_backbone {
+        net.backbone = net.backbone.no_grad();
+    }
+    if config.freeze_upsampling {
+        net.head.transpose_conv = net.head.transpose_conv.no_grad();
+    }
+    net
+}

@@ -1,0 +1,212 @@
+//! One epoch: batches through the network, the loss and its gradient, an optimiser
+//! step each, a stop on a non-finite loss; then validation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::config::{TrainConfig, learning_rate};
+use super::error::{Result, TrainError, run_err};
+use super::progress::Progress;
+use super::run_dir::EpochRecord;
+use crate::data::Split;
+use crate::data::loader::{self, Augmentation, AugmentedSplit, Batch};
+use crate::infer::{self, TileOptions};
+use crate::model::{Fcn, FcnConfig, FcnNet};
+
+/// The training data as batches, and what the schedule needs to know of it.
+pub(super) struct Batches {
+    loader: Arc<dyn DataLoader<Batch>>,
+    /// The epoch the loader's items are cropped and flipped for.
+    epoch: Arc<AtomicU64>,
+    /// Class weights of the loss, if any.
+    weights: Option<Tensor<1>>,
+    pub per_epoch: usize,
+}
+
+impl Batches {
+    /// Batches of `train` augmented as `config` says, on the autodiff `device`.
+    pub(super) fn new(
+        train: Split,
+        config: &TrainConfig,
+        meta: &FcnConfig,
+        device: &Device,
+        progress: &mut dyn Progress,
+    ) -> Result<Batches> {
+        if let Some(w) = &config.class_weights
+            && w.len() != meta.num_classes
+        {
+            return Err(TrainError::Config(format!(
+                "--class-weights has {} values but the model has {} classes",
+                w.len(),
+                meta.num_classes
+            )));
+        }
+        let aug = Augmentation {
+            crop: config.crop,
+            pad_small: config.pad_small,
+            flip: config.flip,
+            mean: meta.mean,
+            std: meta.std,
+            seed: config.seed,
+        };
+        let (dataset, dropped) = AugmentedSplit::new(train, aug);
+        dropped.iter().for_each(|d| progress.skipped(d));
+        let n = burn::data::dataset::Dataset::len(&dataset);
+        if n == 0 {
+            return Err(run_err(
+                "no training image is at least as large as the crop (--pad-small pads them instead)",
+            ));
+        }
+        let epoch = dataset.epoch();
+        let (batch, seed) = (config.batch_size, Some(config.seed));
+        let loader = loader::build(dataset, batch, seed, config.workers, device);
+        let weights = config
+            .class_weights
+            .as_ref()
+            .map(|w| Tensor::<1>::from_data(TensorData::new(w.clone(), [w.len()]), device));
+        Ok(Batches {
+            loader,
+            epoch,
+            weights,
+            per_epoch: n.div_ceil(config.batch_size),
+        })
+    }
+}
+
+/// Sums over an epoch's batches.
+#[derive(Default)]
+pub(super) struct Totals {
+    loss: f64,
+    batches: usize,
+    correct: u64,
+    counted: u64,
+}
+
+impl Totals {
+    /// The epoch's record, with its validation results and duration.
+    pub(super) fn record(
+        &self,
+        epoch: usize,
+        val: (Option<f64>, Option<f64>),
+        started: Instant,
+    ) -> EpochRecord {
+        let ratio = |a: f64, b: f64| if b == 0.0 { None } else { Some(a / b) };
+        EpochRecord {
+            epoch,
+            train_loss: ratio(self.loss, self.batches as f64).unwrap_or(f64::NAN),
+            train_pixel_accuracy: ratio(self.correct as f64, self.counted as f64).unwrap_or(0.0),
+            val_pixel_accuracy: val.0,
+            val_miou: val.1,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// What every epoch of a run shares.
+pub(super) struct Epochs<'a> {
+    pub batches: Batches,
+    pub config: &'a TrainConfig,
+}
+
+impl Epochs<'_> {
+    /// Steps in the whole run, for the schedule.
+    fn total_steps(&self) -> usize {
+        self.batches.per_epoch * self.config.epochs
+    }
+
+    /// Trains `net` for epoch `epoch`, counting optimiser steps in `steps`;
+    /// `last_good` says where the last checkpoint is when a non-finite loss stops
+    /// the run.
+    pub(super) fn train(
+        &self,
+        net: FcnNet,
+        optimizer: &mut ModuleOptimizer,
+        epoch: usize,
+        steps: &mut usize,
+        last_good: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<(FcnNet, Totals)> {
+        let (batches, config) = (&self.batches, self.config);
+        let total = self.total_steps();
+        let mut net = net;
+        batches.epoch.store(epoch as u64, Ordering::Relaxed);
+        progress.epoch_start(epoch, batches.per_epoch);
+        let mut totals = Totals::default();
+        for batch in batches.loader.iter() {
+            let batch = batch.map_err(|e| run_err(format!("data loader: {e}")))?;
+            for f in &batch.failures {
+                match config.skip_bad {
+                    true => progress.skipped(f),
+                    false => return Err(TrainError::Data(f.clone())),
+                }
+            }
+            let n = batch.names.len();
+            if n == 0 {
+                continue;
+            }
+            let t = Instant::now();
+            let (loss, (correct, counted)) = loss_and_hits(&net, batch, batches.weights.as_ref());
+            let value: f32 = loss.clone().into_scalar();
+            if !value.is_finite() {
+                return Err(run_err(format!(
+                    "the loss became {value} in epoch {epoch}; stopping (try a lower --lr). \
+                 The last good checkpoint: {last_good}"
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let lr = learning_rate(config, *steps, total);
+            net = optimizer.step(lr, net, grads);
+            *steps += 1;
+            totals.loss += value as f64;
+            totals.batches += 1;
+            totals.correct += correct;
+            totals.counted += counted;
+            progress.batch(value as f64, n as f64 / t.elapsed().as_secs_f64());
+        }
+        Ok((net, totals))
+    }
+}
+
+/// The mean loss of a batch (class-weighted if asked) and its `(correct, counted)`
+/// pixels; the unweighted loss comes fused with the counts.
+fn loss_and_hits(
+    net: &FcnNet,
+    batch: Batch,
+    weights: Option<&Tensor<1>>,
+) -> (Tensor<1>, (u64, u64)) {
+    let logits = net.forward(batch.images);
+    match weights {
+        Some(w) => (
+            crate::loss::weighted_cross_entropy(logits.clone(), batch.labels.clone(), w.clone()),
+            crate::loss::pixel_hits(&logits.detach(), &batch.labels),
+        ),
+        None => crate::loss::cross_entropy_with_hits(logits, batch.labels),
+    }
+}
+
+/// Validation pixel accuracy and mIoU of `net` on `val`, if there is one.
+pub(super) fn validate(
+    net: &FcnNet,
+    meta: &FcnConfig,
+    device: &Device,
+    val: Option<&Split>,
+    progress: &mut dyn Progress,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let Some(val) = val else {
+        return Ok((None, None));
+    };
+    let model = Fcn::from_net(net.valid(), meta.clone(), device);
+    let eval = infer::evaluate(&model, val, TileOptions::default(), |d, t| {
+        progress.validating(d, t)
+    })
+    .map_err(|e| run_err(e.to_string()))?;
+    eval.skipped.iter().for_each(|s| progress.skipped(s));
+    let m = eval.confusion.metrics(&meta.class_names);
+    Ok((Some(m.pixel_accuracy), Some(m.miou)))
+}
