@@ -4,8 +4,12 @@
 //! convolution initialised to bilinear upsampling), PyTorch weights in and out, and
 //! the inference API that the `fcn` command line and users call.
 //!
-//! What it is not: a general deep-learning library. Tensors, autodiff and layers are
-//! Burn's; the convolution kernels at the array level live in `tconv`.
+//! What it is not: a general deep-learning library, nor a renderer. Tensors,
+//! autodiff and layers are Burn's; every kernel at the slice level lives in `tconv`
+//! (`fcn::ops` only wires them into Burn); drawing masks, plots and reports is the
+//! command line's. ARCHITECTURE.md at the repository root maps the modules and which
+//! may use which: `model`, `weights`, `state`, `loss` over `ops`; `data`, `train`,
+//! `infer`, `metrics` over those.
 //!
 //! ```no_run
 //! let device = burn::tensor::Device::flex();

@@ -8,6 +8,10 @@
 //! the FCN's upsampling initialiser, and the public functions below run
 //! multithreaded gemm-based kernels that are tested against the reference.
 //!
+//! [`kernels`] holds the slice kernels for the rest of a segmentation network (max
+//! pooling, training BatchNorm, the fused cross-entropy) and the SIMD dispatch they
+//! share.
+//!
 //! What it is not: a deep-learning framework. There are no tensors with autograd, no
 //! devices and no layers; callers own their arrays and call these functions.
 //!
