@@ -103,7 +103,7 @@ pub fn evaluate(
     split: &Split,
     opts: TileOptions,
     mut progress: impl FnMut(usize, usize),
-) -> std::result::Result<Evaluation, EvalError> {
+) -> Result<Evaluation> {
     let mut confusion = ConfusionMatrix::new(model.num_classes());
     let mut skipped = Vec::new();
     for i in 0..split.len() {
@@ -115,17 +115,9 @@ pub fn evaluate(
                 confusion.add(&truth, &p);
             }
             Err(e) if split.options.skip_bad => skipped.push(e),
-            Err(e) => return Err(EvalError::Data(e)),
+            Err(e) => return Err(e.into()),
         }
         progress(i + 1, split.len());
     }
     Ok(Evaluation { confusion, skipped })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error(transparent)]
-    Model(#[from] crate::FcnError),
 }

@@ -27,8 +27,7 @@ pub fn upsample(x: ArrayView4<f32>, factor: usize) -> Result<Array4<f32>, FcnErr
         groups: c.max(1),
         ..Default::default()
     };
-    let y =
-        conv_transpose2d(x, weight.view(), None, &p).map_err(|e| FcnError::Input(e.to_string()))?;
+    let y = conv_transpose2d(x, weight.view(), None, &p)?;
     Ok(y.slice(s![..n, .., ..h * factor, ..w * factor]).to_owned())
 }
 

@@ -10,8 +10,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
-use super::error::{Result, TrainError};
 use super::run_dir::read_state;
+use crate::error::{FcnError, Result};
 use crate::model::FcnNet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +85,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks every value a user can give, before a run starts.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(TrainError::Config(m.to_string()));
+        let bad = |m: &str| Err(FcnError::Config(m.to_string()));
         if self.epochs == 0 {
             return bad("--epochs must be at least 1");
         }
@@ -151,7 +151,7 @@ pub fn resume_config(run_dir: &Path, epochs: Option<usize>) -> Result<TrainConfi
     let mut config = state.config;
     if let Some(e) = epochs {
         if e < done {
-            return Err(TrainError::Config(format!(
+            return Err(FcnError::Config(format!(
                 "--epochs {e} is below the {done} epochs the run has finished"
             )));
         }

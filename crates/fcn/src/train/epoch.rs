@@ -11,11 +11,11 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::{TrainConfig, learning_rate};
-use super::error::{Result, TrainError, run_err};
 use super::progress::Progress;
 use super::run_dir::EpochRecord;
 use crate::data::Split;
 use crate::data::loader::{self, Augmentation, AugmentedSplit, Batch};
+use crate::error::{FcnError, Result};
 use crate::infer::{self, TileOptions};
 use crate::model::{Fcn, FcnConfig, FcnNet};
 
@@ -41,7 +41,7 @@ impl Batches {
         if let Some(w) = &config.class_weights
             && w.len() != meta.num_classes
         {
-            return Err(TrainError::Config(format!(
+            return Err(FcnError::Config(format!(
                 "--class-weights has {} values but the model has {} classes",
                 w.len(),
                 meta.num_classes
@@ -59,8 +59,9 @@ impl Batches {
         dropped.iter().for_each(|d| progress.skipped(d));
         let n = burn::data::dataset::Dataset::len(&dataset);
         if n == 0 {
-            return Err(run_err(
-                "no training image is at least as large as the crop (--pad-small pads them instead)",
+            return Err(FcnError::Config(
+                "no training image is at least as large as the crop (--pad-small pads them instead)"
+                    .into(),
             ));
         }
         let epoch = dataset.epoch();
@@ -139,11 +140,11 @@ impl Epochs<'_> {
         progress.epoch_start(epoch, batches.per_epoch);
         let mut totals = Totals::default();
         for batch in batches.loader.iter() {
-            let batch = batch.map_err(|e| run_err(format!("data loader: {e}")))?;
+            let batch = batch.map_err(|e| FcnError::Input(format!("data loader: {e}")))?;
             for f in &batch.failures {
                 match config.skip_bad {
                     true => progress.skipped(f),
-                    false => return Err(TrainError::Data(f.clone())),
+                    false => return Err(FcnError::Data(f.clone())),
                 }
             }
             let n = batch.names.len();
@@ -154,10 +155,11 @@ impl Epochs<'_> {
             let (loss, (correct, counted)) = loss_and_hits(&net, batch, batches.weights.as_ref());
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
-                return Err(run_err(format!(
-                    "the loss became {value} in epoch {epoch}; stopping (try a lower --lr). \
-                 The last good checkpoint: {last_good}"
-                )));
+                return Err(FcnError::Diverged {
+                    value,
+                    epoch,
+                    last_good: last_good.to_string(),
+                });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             let lr = learning_rate(config, *steps, total);
@@ -204,8 +206,7 @@ pub(super) fn validate(
     let model = Fcn::from_net(net.valid(), meta.clone(), device);
     let eval = infer::evaluate(&model, val, TileOptions::default(), |d, t| {
         progress.validating(d, t)
-    })
-    .map_err(|e| run_err(e.to_string()))?;
+    })?;
     eval.skipped.iter().for_each(|s| progress.skipped(s));
     let m = eval.confusion.metrics(&meta.class_names);
     Ok((Some(m.pixel_accuracy), Some(m.miou)))

@@ -13,7 +13,6 @@
 
 mod config;
 mod epoch;
-mod error;
 mod progress;
 mod run_dir;
 
@@ -23,11 +22,11 @@ use std::time::Instant;
 use burn::module::Module;
 
 pub use config::{OptimizerKind, Schedule, TrainConfig, resume_config};
-pub use error::{Result, TrainError};
 pub use progress::{Progress, Quiet};
 pub use run_dir::{EpochRecord, RunState, read_state};
 
 use crate::data::Split;
+use crate::error::Result;
 use crate::model::Fcn;
 
 /// Trains `model` on `train`, validating on `val` after every epoch, writing into

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
-use super::error::{Result, TrainError, io, run_err};
+use crate::error::{FcnError, Result};
 use crate::model::{Fcn, FcnConfig, FcnNet};
 use crate::weights::write_atomically;
 
@@ -44,7 +44,7 @@ impl RunDir {
     /// for as long as the returned value lives.
     pub(super) fn open(path: &Path) -> Result<(RunDir, std::fs::File)> {
         let resume = path.join("resume");
-        std::fs::create_dir_all(&resume).map_err(|e| io(&resume, format!("cannot create: {e}")))?;
+        std::fs::create_dir_all(&resume).map_err(|e| FcnError::io(&resume, e))?;
         let dir = RunDir(path.to_path_buf());
         let lock = dir.lock()?;
         Ok((dir, lock))
@@ -72,7 +72,7 @@ impl RunDir {
         }
         let previous = read_state(&self.0)?;
         config.same_run_as(&previous.config).map_err(|diff| {
-            TrainError::Config(format!(
+            FcnError::Config(format!(
                 "{} was started with other settings; only --epochs, --threads and \
                  --skip-bad may change on resume ({diff})",
                 self.0.display()
@@ -89,11 +89,11 @@ impl RunDir {
         let path = self.resume_model(last);
         let net = net
             .try_load_file(&path)
-            .map_err(|e| io(&path, format!("cannot load the checkpoint: {e:?}")))?;
+            .map_err(|e| FcnError::record(&path, "cannot load the checkpoint", e))?;
         let path = self.resume_optimizer(last);
         let optimizer = optimizer
             .load(&path)
-            .map_err(|e| io(&path, format!("cannot load the optimiser state: {e:?}")))?;
+            .map_err(|e| FcnError::record(&path, "cannot load the optimiser state", e))?;
         Ok((state, net, optimizer))
     }
 
@@ -118,23 +118,23 @@ impl RunDir {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| io(&path, format!("cannot open: {e}")))?;
+            .map_err(|e| FcnError::io(&path, e))?;
         if let Err(e) = file.try_lock() {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
             return match e {
-                std::fs::TryLockError::WouldBlock => Err(TrainError::Locked {
+                std::fs::TryLockError::WouldBlock => Err(FcnError::Locked {
                     dir: self.0.clone(),
                     pid: pid.trim().to_string(),
                 }),
-                std::fs::TryLockError::Error(e) => Err(io(&path, format!("cannot lock: {e}"))),
+                std::fs::TryLockError::Error(e) => Err(FcnError::io(&path, e)),
             };
         }
         let written = file
             .set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| write!(file, "{}", std::process::id()));
-        written.map_err(|e| io(&path, format!("cannot write: {e}")))?;
+        written.map_err(|e| FcnError::io(&path, e))?;
         Ok(file)
     }
 
@@ -152,13 +152,9 @@ impl RunDir {
 /// Reads a run's `state.json`.
 pub fn read_state(run_dir: &Path) -> Result<RunState> {
     let path = RunDir(run_dir.to_path_buf()).state();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        io(
-            &path,
-            format!("cannot read ({e}); is this a run directory?"),
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| io(&path, format!("corrupt run state: {e}")))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| FcnError::record(&path, "cannot read (is this a run directory?)", e))?;
+    serde_json::from_str(&text).map_err(|e| FcnError::record(&path, "corrupt run state", e))
 }
 
 /// Writes everything of a finished epoch, `state.json` last.
@@ -173,17 +169,21 @@ pub(super) fn save_epoch(
     let epoch = state.history.last().map_or(0, |r| r.epoch);
     let model = Fcn::from_net(net.valid(), meta.clone(), device);
     model.save(dir.0.join("model.safetensors"))?;
-    let record = net
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| run_err(format!("cannot serialise the model: {e:?}")))?;
+    let record =
+        net.clone().into_record().into_bytes().map_err(|e| {
+            FcnError::record(&dir.resume_model(epoch), "cannot serialise the model", e)
+        })?;
     write_atomically(&dir.resume_model(epoch), &record)?;
-    let bytes = optimizer
-        .into_bytes()
-        .map_err(|e| run_err(format!("cannot serialise the optimiser state: {e:?}")))?;
+    let bytes = optimizer.into_bytes().map_err(|e| {
+        FcnError::record(
+            &dir.resume_optimizer(epoch),
+            "cannot serialise the optimiser state",
+            e,
+        )
+    })?;
     write_atomically(&dir.resume_optimizer(epoch), &bytes)?;
-    let json = serde_json::to_vec_pretty(state).map_err(|e| run_err(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|e| FcnError::record(&dir.state(), "cannot serialise the run state", e))?;
     write_atomically(&dir.state(), &json)?;
     // Derived files, rebuilt from the committed state.
     let lines: String = state
@@ -191,7 +191,7 @@ pub(super) fn save_epoch(
         .iter()
         .map(|r| serde_json::to_string(r).map(|s| s + "\n"))
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| run_err(e.to_string()))?;
+        .map_err(|e| FcnError::record(&dir.state(), "cannot serialise the metrics", e))?;
     write_atomically(&dir.0.join("metrics.jsonl"), lines.as_bytes())?;
     // Older resume points are no longer needed.
     for old in 1..epoch {
