@@ -145,7 +145,9 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
                 .with_padding([case.padding; 2])
                 .with_bias(false)
                 .init(device);
-        let ours = median_ms(seconds, || drop(ops::conv_transpose2d(&conv, x.clone())));
+        let ours = median_ms(seconds, || {
+            drop(ops::conv_transpose2d(&conv, x.clone(), Kernels::Tconv))
+        });
         let base = median_ms(base_s, || drop(conv.forward(x.clone())));
         // Every input element meets every kernel tap of every output channel.
         (
@@ -164,8 +166,12 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
             ))
             .with_bias(false)
             .init(device);
-        let out = ops::conv2d(&conv, x.clone()).shape().num_elements();
-        let ours = median_ms(seconds, || drop(ops::conv2d(&conv, x.clone())));
+        let out = ops::conv2d(&conv, x.clone(), Kernels::Tconv)
+            .shape()
+            .num_elements();
+        let ours = median_ms(seconds, || {
+            drop(ops::conv2d(&conv, x.clone(), Kernels::Tconv))
+        });
         let base = median_ms(base_s, || drop(conv.forward(x.clone())));
         (ours, base, conv_flops(out, c, case.kernel))
     };
@@ -214,21 +220,20 @@ fn voc_net(device: &Device) -> FcnNet {
 
 const SIZE: (usize, usize) = (320, 480);
 
-/// Runs `run` with `tconv`'s kernels and then with Burn's, restoring the switch.
-fn both((seconds, base_s): (f64, f64), mut run: impl FnMut()) -> (f64, f64) {
-    let before = ops::kernels();
-    ops::set_kernels(Kernels::Tconv);
-    let ours = median_ms(seconds, &mut run);
-    ops::set_kernels(Kernels::Burn);
-    let base = median_ms(base_s, &mut run);
-    ops::set_kernels(before);
+/// Runs `run` with `tconv`'s kernels and then with Burn's.
+fn both((seconds, base_s): (f64, f64), mut run: impl FnMut(Kernels)) -> (f64, f64) {
+    let ours = median_ms(seconds, || run(Kernels::Tconv));
+    let base = median_ms(base_s, || run(Kernels::Burn));
     (ours, base)
 }
 
 fn infer_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let net = voc_net(device);
     let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, device);
-    let (ms, baseline_ms) = both(seconds, || drop(net.forward(x.clone())));
+    let nets = [net.clone(), net.clone().with_kernels(Kernels::Burn)];
+    let (ms, baseline_ms) = both(seconds, |k| {
+        drop(nets[(k == Kernels::Burn) as usize].forward(x.clone()))
+    });
     BenchRow {
         name: format!("fcn_infer_b{batch}"),
         ms,
@@ -253,10 +258,11 @@ fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let mut optim = SgdConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
         .init();
-    let (ms, baseline_ms) = both(seconds, || {
+    let (ms, baseline_ms) = both(seconds, |k| {
         let model = net.take().expect("the model is put back after each step");
+        let model = model.with_kernels(k);
         let logits = model.forward(x.clone());
-        let loss = fcn::loss::cross_entropy(logits, labels.clone());
+        let loss = fcn::loss::cross_entropy(logits, labels.clone(), k);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         net = Some(optim.step(1e-3, model, grads));
     });

@@ -6,13 +6,15 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
+use crate::ops::Kernels;
+
 /// The label that marks pixels to leave out of the loss.
 pub const IGNORE_LABEL: i64 = crate::data::colormap::IGNORE as i64;
 
 /// Mean over the non-ignored pixels of `−log softmax(logits)[label]`. `labels` is
 /// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).
-pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
-    if crate::ops::on_tconv(&logits) {
+pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>, kernels: Kernels) -> Tensor<1> {
+    if crate::ops::on_tconv(&logits, kernels) {
         return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL).0;
     }
     let ignored = labels.clone().equal_elem(IGNORE_LABEL);
@@ -29,12 +31,13 @@ pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>) -> Tensor<1> {
 pub fn cross_entropy_with_hits(
     logits: Tensor<4>,
     labels: Tensor<3, Int>,
+    kernels: Kernels,
 ) -> (Tensor<1>, (u64, u64)) {
-    if crate::ops::on_tconv(&logits) {
+    if crate::ops::on_tconv(&logits, kernels) {
         return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL);
     }
     let hits = pixel_hits(&logits.clone().detach(), &labels);
-    (cross_entropy(logits, labels), hits)
+    (cross_entropy(logits, labels, kernels), hits)
 }
 
 /// `(correct, counted)`: of the pixels not ignored (counted), those whose argmax

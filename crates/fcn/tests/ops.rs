@@ -9,9 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use fcn::ops::{self, Kernels};
 use ndarray::{Array1, Array4};
 use proptest::prelude::*;
-use std::sync::Mutex;
 
-static SWITCH: Mutex<()> = Mutex::new(());
 use tconv::{Conv2dParams, ConvTranspose2dParams, reference};
 
 #[derive(Debug, Clone)]
@@ -118,12 +116,9 @@ fn run(
     weight: &Array4<f32>,
     bias: Option<&Array1<f32>>,
     seed: u64,
-    forward: impl Fn(Tensor<4>, Param<Tensor<4>>, Option<Param<Tensor<1>>>) -> Tensor<4>,
+    forward: impl Fn(Tensor<4>, Param<Tensor<4>>, Option<Param<Tensor<1>>>, Kernels) -> Tensor<4>,
 ) -> Option<Run> {
-    // The kernel switch is process-wide; one run at a time.
-    let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex().autodiff();
-    ops::set_kernels(kernels);
     let calls = ops::tconv_calls();
     let xt = tensor4(x, &device).require_grad();
     let wt = Param::from_tensor(tensor4(weight, &device));
@@ -133,7 +128,7 @@ fn run(
             &device,
         ))
     });
-    let y = forward(xt.clone(), wt.clone(), bt.clone());
+    let y = forward(xt.clone(), wt.clone(), bt.clone(), kernels);
     let dims = y.dims();
     if dims.contains(&0) {
         return None;
@@ -147,7 +142,6 @@ fn run(
         .and_then(|b| b.val().grad(&grads))
         .map(|g| g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
         .unwrap_or_default();
-    ops::set_kernels(Kernels::Tconv);
     // Forward plus at least the input and weight gradients ran on tconv, or none did.
     let ran_on_tconv = ops::tconv_calls() - calls;
     match kernels {
@@ -196,7 +190,7 @@ proptest! {
         let Ok(out) = reference::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p) else {
             return Ok(());
         };
-        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>| {
+        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>, k: Kernels| {
             let mut conv: Conv2d = Conv2dConfig::new([cin, cout], c.kernel)
                 .with_stride(c.stride)
                 .with_dilation(c.dilation)
@@ -206,7 +200,7 @@ proptest! {
                 .init(&x.device());
             conv.weight = w;
             conv.bias = b;
-            ops::conv2d(&conv, x)
+            ops::conv2d(&conv, x, k)
         };
         let Some(ours) = run(Kernels::Tconv, &x, &w, b.as_ref(), c.seed, layer) else { return Ok(()); };
         let burn = run(Kernels::Burn, &x, &w, b.as_ref(), c.seed, layer).unwrap();
@@ -228,7 +222,7 @@ proptest! {
         let Ok(out) = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p) else {
             return Ok(());
         };
-        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>| {
+        let layer = |x: Tensor<4>, w: Param<Tensor<4>>, b: Option<Param<Tensor<1>>>, k: Kernels| {
             let mut conv: ConvTranspose2d = ConvTranspose2dConfig::new([cin, cout], c.kernel)
                 .with_stride(c.stride)
                 .with_padding(c.padding)
@@ -239,7 +233,7 @@ proptest! {
                 .init(&x.device());
             conv.weight = w;
             conv.bias = b;
-            ops::conv_transpose2d(&conv, x)
+            ops::conv_transpose2d(&conv, x, k)
         };
         let Some(ours) = run(Kernels::Tconv, &x, &w, b.as_ref(), c.seed, layer) else { return Ok(()); };
         let burn = run(Kernels::Burn, &x, &w, b.as_ref(), c.seed, layer).unwrap();
@@ -295,13 +289,10 @@ fn fused_conv_batch_norm_equals_the_unfused_layers() {
         let out = (13 + 2 * p - k) / stride + 1;
         let out_w = (17 + 2 * p - k) / stride + 1;
         let r = residual.then(|| tensor4(&array4(seed + 6, [2, cout, out, out_w]), &device));
-        let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
         let calls = ops::tconv_calls();
-        let fused = conv_bn(&conv, &bn, x.clone(), r.clone(), relu);
+        let fused = conv_bn((&conv, &bn), x.clone(), r.clone(), relu, Kernels::Tconv);
         assert_eq!(ops::tconv_calls() - calls, 1, "one fused kernel");
-        ops::set_kernels(Kernels::Burn);
-        let plain = conv_bn(&conv, &bn, x, r, relu);
-        ops::set_kernels(Kernels::Tconv);
+        let plain = conv_bn((&conv, &bn), x, r, relu, Kernels::Burn);
         let (a, b) = (array(fused), array(plain));
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let err = a
@@ -343,9 +334,8 @@ fn max_pool_equals_burns() {
         x.slice_mut(ndarray::s![0, .., .., ..])
             .mapv_inplace(|v| -v.abs() - 0.1);
         let x = tensor4(&x, &device);
-        let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
         let calls = ops::tconv_calls();
-        let ours = array(ops::max_pool2d(&pool, x.clone()));
+        let ours = array(ops::max_pool2d(&pool, x.clone(), Kernels::Tconv));
         assert_eq!(ops::tconv_calls() - calls, 1, "ran on tconv");
         let burn = array(pool.forward(x));
         assert_eq!(ours, burn, "case {i}");
@@ -376,17 +366,14 @@ fn max_pool_gradient_equals_burns() {
             &device,
         );
         let run = |kernels: Kernels| {
-            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-            ops::set_kernels(kernels);
             let xt = tensor4(&x, &device).require_grad();
             let calls = ops::tconv_calls();
-            let y = ops::max_pool2d(&pool, xt.clone());
+            let y = ops::max_pool2d(&pool, xt.clone(), kernels);
             let ran_on_tconv = ops::tconv_calls() > calls;
             let [_, _, oh, ow] = y.dims();
             let weights = r.clone().slice([0..2, 0..3, 0..oh, 0..ow]);
             let grads = (y.clone() * weights).sum().backward();
             let gx = array(xt.grad(&grads).unwrap());
-            ops::set_kernels(Kernels::Tconv);
             (array(y.inner()), gx, ran_on_tconv)
         };
         let (ours, burn) = (run(Kernels::Tconv), run(Kernels::Burn));
@@ -414,8 +401,6 @@ fn training_batch_norm_equals_burns() {
         };
         let r = tensor4(&array4(seed + 9, [n, c, h, w]), &device);
         let run = |kernels: Kernels| {
-            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-            ops::set_kernels(kernels);
             let xt = tensor4(&x, &device).require_grad();
             let (gamma, beta) = (vec1(seed + 1, 1.0), vec1(seed + 2, 0.0));
             let (y, mean, var) = if kernels == Kernels::Tconv {
@@ -430,7 +415,6 @@ fn training_batch_norm_equals_burns() {
                 (o.output, o.mean, o.variance)
             };
             let grads = (y.clone() * r.clone()).sum().backward();
-            ops::set_kernels(Kernels::Tconv);
             let flat1 = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
             let flat4 = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
             [
@@ -500,16 +484,13 @@ fn fused_cross_entropy_equals_the_composed_one() {
             })
             .collect();
         let run = |kernels: Kernels| {
-            let _one_at_a_time = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-            ops::set_kernels(kernels);
             let calls = ops::tconv_calls();
             let xt = tensor4(&x, &device).require_grad();
             let lt =
                 Tensor::<3, Int>::from_data(TensorData::new(labels.clone(), [n, h, w]), &device);
-            let (loss, hits) = cross_entropy_with_hits(xt.clone(), lt);
+            let (loss, hits) = cross_entropy_with_hits(xt.clone(), lt, kernels);
             let grads = (loss.clone() * 3.0).backward();
             let used = ops::tconv_calls() - calls;
-            ops::set_kernels(Kernels::Tconv);
             let value: f32 = loss.into_scalar();
             let g = xt.grad(&grads).unwrap().into_data().convert::<f32>();
             (value, g.try_to_vec::<f32>().unwrap(), used, hits)

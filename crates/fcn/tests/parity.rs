@@ -60,7 +60,7 @@ fn torchvision_backbone_features_match_pytorch_on(g: &Golden) {
     let report = model.origin.as_ref().unwrap();
     assert!(report.ignored_keys.contains(&"fc.weight".to_string()));
     let x = to_tensor::<4>(&npy(g, "input.npy"), &device);
-    let features = to_array(&model.net.backbone.forward(x));
+    let features = to_array(&model.net.backbone.forward(x, model.net.kernels()));
     assert_close(
         "features",
         &features,
@@ -104,7 +104,7 @@ fn one_training_step_matches_pytorch_on(g: &Golden) {
         TensorData::new(labels.iter().copied().collect::<Vec<_>>(), shape),
         &ad,
     );
-    let loss = fcn::loss::cross_entropy(net.forward(x), y);
+    let loss = fcn::loss::cross_entropy(net.forward(x), y, net.kernels());
     let loss_value: f32 = loss.clone().into_scalar();
     let meta = g.meta();
     let want_loss = meta["train_step"]["loss"].as_f64().unwrap() as f32;

@@ -13,14 +13,18 @@ use super::head::FcnHead;
 use super::layers::tensor;
 use super::resnet::{ResNet18, Source};
 use crate::error::{FcnError, Result};
+use crate::ops::Kernels;
 use crate::state::{StateDict, StateReader};
 use crate::weights::{self, FORMAT_KEY, FORMAT_VERSION, WeightFile, WeightFormat};
 
-/// The network: backbone, then head.
+/// The network: backbone, then head, and the kernels it runs on.
 #[derive(Module, Debug)]
 pub struct FcnNet {
     pub backbone: ResNet18,
     pub head: FcnHead,
+    /// Not a parameter: which kernels this network runs (`tconv`'s by default).
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl FcnNet {
@@ -28,7 +32,19 @@ impl FcnNet {
     /// are multiples of 32 (other sizes give a map of 32 × ⌈side / 32⌉-ish; use
     /// [`Fcn::logits`], which pads and crops).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.head.forward(self.backbone.forward(x))
+        let k = self.kernels();
+        self.head.forward(self.backbone.forward(x, k), k)
+    }
+
+    /// The kernels this network runs.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// This network, running `kernels` from now on.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
     }
 
     /// All parameters and BatchNorm statistics under the textbook's key names.
@@ -202,7 +218,11 @@ impl Fcn {
             device,
         );
         Self {
-            net: FcnNet { backbone, head },
+            net: FcnNet {
+                backbone,
+                head,
+                kernels: Kernels::default(),
+            },
             meta: config.clone(),
             device: device.clone(),
             origin: None,
@@ -300,7 +320,11 @@ impl Fcn {
         ignored.extend(loaded.integer_keys.iter().cloned());
         ignored.sort();
         Ok(Self {
-            net: FcnNet { backbone, head },
+            net: FcnNet {
+                backbone,
+                head,
+                kernels: Kernels::default(),
+            },
             meta,
             device: device.clone(),
             origin: Some(LoadReport {

@@ -13,7 +13,7 @@ use super::layers::{
     transpose_conv_config,
 };
 use super::resnet::Source;
-use crate::ops::{conv_transpose2d, conv2d};
+use crate::ops::{Kernels, conv_transpose2d, conv2d};
 use crate::state::StateDict;
 
 /// Kernel, stride and padding of the upsampling layer: ×32, the backbone's total stride.
@@ -81,8 +81,8 @@ impl FcnHead {
         self.final_conv.weight.dims()[0]
     }
 
-    pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
-        let scores = conv2d(&self.final_conv, features);
-        conv_transpose2d(&self.transpose_conv, scores)
+    pub fn forward(&self, features: Tensor<4>, k: Kernels) -> Tensor<4> {
+        let scores = conv2d(&self.final_conv, features, k);
+        conv_transpose2d(&self.transpose_conv, scores, k)
     }
 }

@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::ops::Kernels;
 use crate::state::{NamedTensor, StateDict, StateReader};
 
 /// A tensor from row-major values.
@@ -194,13 +195,13 @@ pub fn store_batch_norm(bn: &BatchNorm, dict: &mut StateDict, prefix: &str) {
 /// device, with the training flag on), running statistics otherwise. Unlike Burn's
 /// own forward, the running variance is updated with the unbiased batch variance
 /// (`n / (n − 1)` times the biased one), as PyTorch does.
-pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         return bn.forward(x);
     }
     let [n, _, h, w] = x.dims();
     let count = (n * h * w) as f64;
-    let (output, batch_mean, batch_var) = if crate::ops::on_tconv(&x) {
+    let (output, batch_mean, batch_var) = if crate::ops::on_tconv(&x, kernels) {
         crate::ops::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon)
     } else {
         let r =
@@ -233,19 +234,19 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// BatchNorm folds into a per-channel scale and shift that the convolution applies
 /// in the same pass as the residual and the ReLU.
 pub fn conv_bn(
-    conv: &Conv2d,
-    bn: &BatchNorm,
+    (conv, bn): (&Conv2d, &BatchNorm),
     x: Tensor<4>,
     residual: Option<Tensor<4>>,
     relu: bool,
+    kernels: Kernels,
 ) -> Tensor<4> {
     let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if !training && crate::ops::can_fuse(conv, &x) {
+    if !training && crate::ops::can_fuse(conv, &x, kernels) {
         let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
         let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
         return crate::ops::conv2d_affine(conv, x, (scale, shift), residual, relu);
     }
-    let y = batch_norm(bn, crate::ops::conv2d(conv, x));
+    let y = batch_norm(bn, crate::ops::conv2d(conv, x, kernels), kernels);
     let y = match residual {
         Some(r) => y + r,
         None => y,

@@ -16,6 +16,7 @@ use super::layers::{
     ConvSpec, conv_bn, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
     store_batch_norm, store_conv2d,
 };
+use crate::ops::Kernels;
 use crate::state::{StateDict, StateReader};
 
 /// How a layer's parameters are obtained.
@@ -106,13 +107,13 @@ impl BasicBlock {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => conv_bn(&d.conv, &d.bn, x.clone(), None, false),
+            Some(d) => conv_bn((&d.conv, &d.bn), x.clone(), None, false, k),
             None => x.clone(),
         };
-        let y = conv_bn(&self.conv1, &self.bn1, x, None, true);
-        conv_bn(&self.conv2, &self.bn2, y, Some(shortcut), true)
+        let y = conv_bn((&self.conv1, &self.bn1), x, None, true, k);
+        conv_bn((&self.conv2, &self.bn2), y, Some(shortcut), true, k)
     }
 }
 
@@ -175,11 +176,11 @@ impl ResNet18 {
             .map_or(0, |b| b.bn2.gamma.dims()[0])
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = conv_bn(&self.conv1, &self.bn1, x, None, true);
-        let mut x = crate::ops::max_pool2d(&self.maxpool, x);
+    pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
+        let x = conv_bn((&self.conv1, &self.bn1), x, None, true, k);
+        let mut x = crate::ops::max_pool2d(&self.maxpool, x, k);
         for block in self.stages.iter().flatten() {
-            x = block.forward(x);
+            x = block.forward(x, k);
         }
         x
     }

@@ -6,7 +6,6 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
@@ -235,13 +234,17 @@ fn flex1(a: Array1<f32>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(a.to_vec(), [n]))
 }
 
-/// How many kernels ran on `tconv` (a diagnostic for benchmarks and tests).
-pub(super) static CALLS: AtomicU64 = AtomicU64::new(0);
+// How many kernels ran on `tconv` (a diagnostic for benchmarks and tests).
+thread_local! {
+    /// Kernels run on `tconv` from this thread (each op is dispatched on the thread
+    /// that calls it, whatever threads the kernel itself then uses).
+    pub(super) static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// The shapes reaching here were built by the model's layers; a mismatch is a bug,
 /// not bad user input.
 fn kernel<T>(what: &str, r: Result<T, tconv::ConvError>) -> T {
-    CALLS.fetch_add(1, Ordering::Relaxed);
+    CALLS.set(CALLS.get() + 1);
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
@@ -370,7 +373,7 @@ impl TconvBackend for Flex {
         ignore: i64,
         with_grad: bool,
     ) -> CrossEntropy<Self> {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let x = Dense::new(logits);
         let (n, c, h, w) = x.dim4();
         let labels = int_values(labels);
@@ -413,7 +416,7 @@ impl TconvBackend for Flex {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let x = Dense::new(x);
         let (n, c, h, w) = x.dim4();
         let (values, (oh, ow)) =
@@ -428,7 +431,7 @@ impl TconvBackend for Flex {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let (x, grad) = (Dense::new(x), Dense::new(grad));
         let (n, c, h, w) = x.dim4();
         let values = tconv::kernels::pool::max_pool2d_backward(
@@ -443,7 +446,7 @@ impl TconvBackend for Flex {
     }
 
     fn tconv_bn_stats(x: FlexTensor) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let x = Dense::new(x);
         let (n, c, h, w) = x.dim4();
         let (mut mean, var) = tconv::kernels::batch_norm::stats(x.slice(), n, c, h * w);
@@ -458,7 +461,7 @@ impl TconvBackend for Flex {
         stats: FlexTensor,
         eps: f64,
     ) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let (x, gamma, beta, stats) = (
             Dense::new(x),
             Dense::new(gamma),
@@ -485,7 +488,7 @@ impl TconvBackend for Flex {
         grad: FlexTensor,
         eps: f64,
     ) -> BatchNormGrads<Self> {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         let (x, gamma, stats, grad) = (
             Dense::new(x),
             Dense::new(gamma),
@@ -510,7 +513,7 @@ impl TconvBackend for Flex {
     }
 
     fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {
-        CALLS.fetch_add(1, Ordering::Relaxed);
+        CALLS.set(CALLS.get() + 1);
         flex1(grads::bias_grad(Dense::new(grad).view4()))
     }
 }

@@ -6,13 +6,13 @@
 //! autodiff device ([`autodiff`]). The layers keep Burn's modules as parameter
 //! holders, so checkpoints, optimisers and the state dict are unchanged.
 //!
-//! [`set_kernels`] switches back to Burn's built-in ops, for benchmarks that put
-//! both side by side and for tests that check both give the same numbers.
+//! Every function takes the [`Kernels`] to run: the model carries its choice
+//! ([`crate::FcnNet::kernels`]), so two models with different kernels live in one
+//! process; Burn's built-in ops serve benchmarks that put both side by side and
+//! tests that check both give the same numbers.
 
 mod autodiff;
 mod backend;
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
@@ -23,45 +23,29 @@ use tconv::{Conv2dParams, ConvTranspose2dParams};
 
 pub use backend::{MaybeTensor, TconvBackend};
 
-/// Whose convolution kernels the model runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whose kernels a model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernels {
     /// `tconv`'s kernels (the default).
+    #[default]
     Tconv,
     /// Burn's built-in ops for the device.
     Burn,
 }
 
-static BURN_KERNELS: AtomicBool = AtomicBool::new(false);
-
-/// Chooses the kernels for every convolution from now on, in every thread.
-pub fn set_kernels(kernels: Kernels) {
-    BURN_KERNELS.store(kernels == Kernels::Burn, Ordering::Relaxed);
-}
-
-/// The kernels in use.
-pub fn kernels() -> Kernels {
-    if BURN_KERNELS.load(Ordering::Relaxed) {
-        Kernels::Burn
-    } else {
-        Kernels::Tconv
-    }
-}
-
-/// How many convolution kernels (forward or gradient) have run on `tconv` in this
-/// process.
+/// How many kernels (forward or gradient) this thread has run on `tconv`.
 pub fn tconv_calls() -> u64 {
-    backend::CALLS.load(Ordering::Relaxed)
+    backend::CALLS.get()
 }
 
-/// Whether the `tconv` kernels run on `x` (chosen, and `x` is f32).
-pub fn on_tconv(x: &Tensor<4>) -> bool {
-    kernels() == Kernels::Tconv && x.dtype() == DType::F32
+/// Whether `tconv`'s kernels run on `x`: chosen, and `x` is f32.
+pub fn on_tconv(x: &Tensor<4>, kernels: Kernels) -> bool {
+    kernels == Kernels::Tconv && x.dtype() == DType::F32
 }
 
 /// `conv`'s forward pass.
-pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let Some(params) = tconv_params(conv, &x) else {
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    let Some(params) = tconv_params(conv, &x, kernels) else {
         return conv.forward(x);
     };
     let bias = MaybeTensor::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
@@ -74,8 +58,8 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// `conv`'s forward pass.
-pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    if !on_tconv(&x) {
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    if !on_tconv(&x, kernels) {
         return conv.forward(x);
     }
     let params = ConvTranspose2dParams {
@@ -108,19 +92,21 @@ fn symmetric(padding: &PaddingConfig2d) -> Option<[usize; 2]> {
 
 /// The parameters of `conv` when `tconv` runs it on `x`: f32, `tconv` kernels
 /// chosen, symmetric padding.
-fn tconv_params(conv: &Conv2d, x: &Tensor<4>) -> Option<Conv2dParams> {
+fn tconv_params(conv: &Conv2d, x: &Tensor<4>, kernels: Kernels) -> Option<Conv2dParams> {
     let padding = symmetric(&conv.padding);
-    padding.filter(|_| on_tconv(x)).map(|padding| Conv2dParams {
-        stride: conv.stride,
-        padding,
-        dilation: conv.dilation,
-        groups: conv.groups,
-    })
+    padding
+        .filter(|_| on_tconv(x, kernels))
+        .map(|padding| Conv2dParams {
+            stride: conv.stride,
+            padding,
+            dilation: conv.dilation,
+            groups: conv.groups,
+        })
 }
 
 /// Whether [`conv2d_affine`] can run `conv` on `x`.
-pub fn can_fuse(conv: &Conv2d, x: &Tensor<4>) -> bool {
-    conv.bias.is_none() && tconv_params(conv, x).is_some()
+pub fn can_fuse(conv: &Conv2d, x: &Tensor<4>, kernels: Kernels) -> bool {
+    conv.bias.is_none() && tconv_params(conv, x, kernels).is_some()
 }
 
 /// `conv` followed by a per-channel affine map, `residual` and ReLU, fused into
@@ -132,7 +118,7 @@ pub fn conv2d_affine(
     residual: Option<Tensor<4>>,
     relu: bool,
 ) -> Tensor<4> {
-    let params = tconv_params(conv, &x)
+    let params = tconv_params(conv, &x, Kernels::Tconv)
         .filter(|_| conv.bias.is_none())
         .expect("conv2d_affine takes convolutions can_fuse accepts");
     let residual = MaybeTensor::from_option(residual.map(Tensor::into_dispatch));
@@ -149,10 +135,10 @@ pub fn conv2d_affine(
 
 /// `pool`'s forward pass on `tconv`'s kernel (differentiable on an autodiff device)
 /// when it is plain: floor mode, no dilation, symmetric padding.
-pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     let padding = symmetric(&pool.padding);
     let plain = pool.dilation == [1, 1] && !pool.ceil_mode;
-    match padding.filter(|_| plain && on_tconv(&x)) {
+    match padding.filter(|_| plain && on_tconv(&x, kernels)) {
         Some(padding) => Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_max_pool2d(
             x.into_dispatch(),
             pool.kernel_size,

@@ -188,7 +188,7 @@ fn loss_and_hits(
             crate::loss::weighted_cross_entropy(logits.clone(), batch.labels.clone(), w.clone()),
             crate::loss::pixel_hits(&logits.detach(), &batch.labels),
         ),
-        None => crate::loss::cross_entropy_with_hits(logits, batch.labels),
+        None => crate::loss::cross_entropy_with_hits(logits, batch.labels, net.kernels()),
     }
 }
 
