@@ -14,6 +14,8 @@ use serde::Serialize;
 
 use fcn::model::{Fcn, FcnConfig, FcnNet};
 use fcn::ops::{self, Kernels};
+// A window's output side: the same arithmetic for convolutions and pooling.
+use tconv::kernels::pool::pooled_side;
 
 /// One benchmark: our time, the baseline's, and our arithmetic rate.
 #[derive(Debug, Clone, Serialize)]
@@ -183,10 +185,6 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
     }
 }
 
-fn out_side(side: usize, kernel: usize, stride: usize, padding: usize) -> usize {
-    (side + 2 * padding - kernel) / stride + 1
-}
-
 /// Convolution FLOPs of one forward pass of `net` on `batch` images of `h × w`.
 pub fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
     let mut total = 0.0;
@@ -194,13 +192,13 @@ pub fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 
     let mut conv = |conv: &Conv2d, size: (usize, usize)| {
         let [cout, cin_g, k, _] = conv.weight.dims();
         let (s, p) = (conv.stride[0], k / 2);
-        let out = (out_side(size.0, k, s, p), out_side(size.1, k, s, p));
+        let out = (pooled_side(size.0, k, s, p), pooled_side(size.1, k, s, p));
         total += conv_flops(batch * cout * out.0 * out.1, cin_g, k);
         out
     };
     let b = &net.backbone;
     size = conv(&b.conv1, size);
-    size = (out_side(size.0, 3, 2, 1), out_side(size.1, 3, 2, 1));
+    size = (pooled_side(size.0, 3, 2, 1), pooled_side(size.1, 3, 2, 1));
     for block in b.stages.iter().flatten() {
         if let Some(d) = &block.downsample {
             conv(&d.conv, size);

@@ -49,10 +49,7 @@ impl FcnNet {
 
     /// All parameters and BatchNorm statistics under the textbook's key names.
     pub fn state_dict(&self) -> StateDict {
-        let mut dict = StateDict::default();
-        self.backbone.store(&mut dict);
-        self.head.store(&mut dict);
-        dict
+        super::names::state_dict(self)
     }
 }
 

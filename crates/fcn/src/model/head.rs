@@ -8,13 +8,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
 
 use burn::tensor::{Device, Tensor};
 
-use super::layers::{
-    ConvSpec, load_conv_transpose2d, load_conv2d, store_conv_transpose2d, store_conv2d, tensor,
-    transpose_conv_config,
-};
+use super::layers::{ConvSpec, load_conv_transpose2d, load_conv2d, tensor, transpose_conv_config};
 use super::resnet::Source;
 use crate::ops::{Kernels, conv_transpose2d, conv2d};
-use crate::state::StateDict;
 
 /// Kernel, stride and padding of the upsampling layer: ×32, the backbone's total stride.
 pub const UPSAMPLE: (usize, usize, usize) = (64, 32, 16);
@@ -70,11 +66,6 @@ impl FcnHead {
                 }
             }
         }
-    }
-
-    pub fn store(&self, dict: &mut StateDict) {
-        store_conv2d(&self.final_conv, dict, "final_conv");
-        store_conv_transpose2d(&self.transpose_conv, dict, "transpose_conv");
     }
 
     pub fn num_classes(&self) -> usize {

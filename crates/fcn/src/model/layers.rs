@@ -8,7 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::ops::Kernels;
-use crate::state::{NamedTensor, StateDict, StateReader};
+use crate::state::{NamedTensor, StateReader};
 
 /// A tensor from row-major values.
 pub fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -107,13 +107,6 @@ pub fn load_conv2d(r: &mut StateReader, prefix: &str, spec: ConvSpec, device: &D
     conv
 }
 
-pub fn store_conv2d(conv: &Conv2d, dict: &mut StateDict, prefix: &str) {
-    dict.insert(format!("{prefix}.weight"), named(&conv.weight.val()));
-    if let Some(bias) = &conv.bias {
-        dict.insert(format!("{prefix}.bias"), named(&bias.val()));
-    }
-}
-
 /// A transposed convolution num_classes → num_classes with the FCN's kernel, stride
 /// and padding; its parameters come from `init` or from the state dict.
 pub fn transpose_conv_config(
@@ -151,13 +144,6 @@ pub fn load_conv_transpose2d(
     conv
 }
 
-pub fn store_conv_transpose2d(conv: &ConvTranspose2d, dict: &mut StateDict, prefix: &str) {
-    dict.insert(format!("{prefix}.weight"), named(&conv.weight.val()));
-    if let Some(bias) = &conv.bias {
-        dict.insert(format!("{prefix}.bias"), named(&bias.val()));
-    }
-}
-
 /// BatchNorm with PyTorch's defaults (epsilon 1e-5, momentum 0.1).
 pub fn init_batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
@@ -176,19 +162,6 @@ pub fn load_batch_norm(
     bn.running_mean = RunningState::new(get("running_mean"));
     bn.running_var = RunningState::new(get("running_var"));
     bn
-}
-
-pub fn store_batch_norm(bn: &BatchNorm, dict: &mut StateDict, prefix: &str) {
-    dict.insert(format!("{prefix}.weight"), named(&bn.gamma.val()));
-    dict.insert(format!("{prefix}.bias"), named(&bn.beta.val()));
-    dict.insert(
-        format!("{prefix}.running_mean"),
-        named(&bn.running_mean.value_sync()),
-    );
-    dict.insert(
-        format!("{prefix}.running_var"),
-        named(&bn.running_var.value_sync()),
-    );
 }
 
 /// BatchNorm as PyTorch applies it: batch statistics in training (on an autodiff

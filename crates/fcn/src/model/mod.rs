@@ -3,6 +3,7 @@
 pub mod fcn;
 pub mod head;
 pub mod layers;
+pub mod names;
 pub mod resnet;
 
 pub use fcn::{Fcn, FcnConfig, FcnNet, INPUT_MULTIPLE, MAX_CLASSES, MAX_WIDTH};

@@ -14,10 +14,9 @@ use burn::tensor::{Device, Tensor};
 
 use super::layers::{
     ConvSpec, conv_bn, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
-    store_batch_norm, store_conv2d,
 };
 use crate::ops::Kernels;
-use crate::state::{StateDict, StateReader};
+use crate::state::StateReader;
 
 /// How a layer's parameters are obtained.
 pub enum Source<'r, 'a> {
@@ -96,17 +95,6 @@ impl BasicBlock {
         }
     }
 
-    fn store(&self, dict: &mut StateDict, prefix: &str) {
-        store_conv2d(&self.conv1, dict, &format!("{prefix}.conv1"));
-        store_batch_norm(&self.bn1, dict, &format!("{prefix}.bn1"));
-        store_conv2d(&self.conv2, dict, &format!("{prefix}.conv2"));
-        store_batch_norm(&self.bn2, dict, &format!("{prefix}.bn2"));
-        if let Some(d) = &self.downsample {
-            store_conv2d(&d.conv, dict, &format!("{prefix}.downsample.0"));
-            store_batch_norm(&d.bn, dict, &format!("{prefix}.downsample.1"));
-        }
-    }
-
     pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
         let shortcut = match &self.downsample {
             Some(d) => conv_bn((&d.conv, &d.bn), x.clone(), None, false, k),
@@ -127,7 +115,7 @@ pub struct ResNet18 {
 }
 
 /// The index of a stage in the textbook's `nn.Sequential` (stage 0 is child `4`).
-const FIRST_STAGE: usize = 4;
+pub(super) const FIRST_STAGE: usize = 4;
 
 impl ResNet18 {
     /// `width` is the channel count of the first stage: 64 for the real ResNet-18
@@ -155,16 +143,6 @@ impl ResNet18 {
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(),
             stages,
-        }
-    }
-
-    pub fn store(&self, dict: &mut StateDict) {
-        store_conv2d(&self.conv1, dict, "0");
-        store_batch_norm(&self.bn1, dict, "1");
-        for (s, blocks) in self.stages.iter().enumerate() {
-            for (b, block) in blocks.iter().enumerate() {
-                block.store(dict, &format!("{}.{b}", FIRST_STAGE + s));
-            }
         }
     }
 
