@@ -13,50 +13,19 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-use super::backend::{BatchNormGrads, CrossEntropy, MaybeTensor, TconvBackend};
+use super::backend::{BatchNormGrads, ConvOp, CrossEntropy, MaybeTensor, TconvBackend, Wrt};
 
-/// Which convolution a backward step belongs to.
-#[derive(Debug, Clone, Copy)]
-enum Conv {
-    Direct(Conv2dParams),
-    Transposed(ConvTranspose2dParams),
-}
-
-impl Conv {
-    fn forward<B: TconvBackend>(
-        self,
-        x: FloatTensor<B>,
-        w: FloatTensor<B>,
-        b: Option<FloatTensor<B>>,
-    ) -> FloatTensor<B> {
-        match self {
-            Conv::Direct(p) => B::tconv_conv2d(x, w, MaybeTensor::from_option(b), p),
-            Conv::Transposed(p) => B::tconv_conv_transpose2d(x, w, MaybeTensor::from_option(b), p),
-        }
-    }
-
-    fn input_grad<B: TconvBackend>(
-        self,
-        x: FloatTensor<B>,
-        w: FloatTensor<B>,
-        g: FloatTensor<B>,
-    ) -> FloatTensor<B> {
-        match self {
-            Conv::Direct(p) => B::tconv_conv2d_input_grad(x, w, g, p),
-            Conv::Transposed(p) => B::tconv_conv_transpose2d_input_grad(x, w, g, p),
-        }
-    }
-
-    fn weight_grad<B: TconvBackend>(
-        self,
-        x: FloatTensor<B>,
-        w: FloatTensor<B>,
-        g: FloatTensor<B>,
-    ) -> FloatTensor<B> {
-        match self {
-            Conv::Direct(p) => B::tconv_conv2d_weight_grad(x, w, g, p),
-            Conv::Transposed(p) => B::tconv_conv_transpose2d_weight_grad(x, w, g, p),
-        }
+/// The forward pass of the convolution `op`.
+fn conv_forward<B: TconvBackend>(
+    op: ConvOp,
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    b: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    let b = MaybeTensor::from_option(b);
+    match op {
+        ConvOp::Direct(p) => B::tconv_conv2d(x, w, b, p),
+        ConvOp::Transposed(p) => B::tconv_conv_transpose2d(x, w, b, p),
     }
 }
 
@@ -65,7 +34,7 @@ impl Conv {
 struct ConvBackward;
 
 /// What the backward step keeps: the input, the weight and the convolution.
-type Saved<B> = (FloatTensor<B>, FloatTensor<B>, Conv);
+type Saved<B> = (FloatTensor<B>, FloatTensor<B>, ConvOp);
 
 fn register_grads<B: TconvBackend>(
     parents: &[Option<NodeId>],
@@ -77,13 +46,11 @@ fn register_grads<B: TconvBackend>(
         grads.register::<B>(id, B::tconv_bias_grad(grad.clone()));
     }
     if let Some(id) = parents[1] {
-        grads.register::<B>(
-            id,
-            conv.weight_grad::<B>(x.clone(), w.clone(), grad.clone()),
-        );
+        let gw = B::tconv_conv_grad(x.clone(), w.clone(), grad.clone(), conv, Wrt::Weight);
+        grads.register::<B>(id, gw);
     }
     if let Some(id) = parents[0] {
-        grads.register::<B>(id, conv.input_grad::<B>(x, w, grad));
+        grads.register::<B>(id, B::tconv_conv_grad(x, w, grad, conv, Wrt::Input));
     }
 }
 
@@ -177,7 +144,7 @@ fn forward<B: TconvBackend, C: CheckpointStrategy>(
     x: Tracked<B, C>,
     w: Tracked<B, C>,
     bias: Option<Tracked<B, C>>,
-    conv: Conv,
+    conv: ConvOp,
 ) -> Tracked<B, C> {
     match bias {
         None => {
@@ -187,12 +154,15 @@ fn forward<B: TconvBackend, C: CheckpointStrategy>(
             {
                 OpsKind::Tracked(prep) => {
                     let (xp, wp) = (x.into_primitive(), w.into_primitive());
-                    let y = conv.forward::<B>(xp.clone(), wp.clone(), None);
+                    let y = conv_forward::<B>(conv, xp.clone(), wp.clone(), None);
                     prep.finish((xp, wp, conv), y)
                 }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(conv.forward::<B>(x.into_primitive(), w.into_primitive(), None))
-                }
+                OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(
+                    conv,
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    None,
+                )),
             }
         }
         Some(b) => match <ConvBackward as Backward<B, 3>>::prepare::<C>(
@@ -204,10 +174,11 @@ fn forward<B: TconvBackend, C: CheckpointStrategy>(
         {
             OpsKind::Tracked(prep) => {
                 let (xp, wp) = (x.into_primitive(), w.into_primitive());
-                let y = conv.forward::<B>(xp.clone(), wp.clone(), Some(b.into_primitive()));
+                let y = conv_forward::<B>(conv, xp.clone(), wp.clone(), Some(b.into_primitive()));
                 prep.finish((xp, wp, conv), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv.forward::<B>(
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(
+                conv,
                 x.into_primitive(),
                 w.into_primitive(),
                 Some(b.into_primitive()),
@@ -229,7 +200,7 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         bias: MaybeTensor<Self>,
         params: Conv2dParams,
     ) -> Tracked<B, C> {
-        forward::<B, C>(x, weight, bias.into_option(), Conv::Direct(params))
+        forward::<B, C>(x, weight, bias.into_option(), ConvOp::Direct(params))
     }
 
     fn tconv_conv_transpose2d(
@@ -238,63 +209,22 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
         bias: MaybeTensor<Self>,
         params: ConvTranspose2dParams,
     ) -> Tracked<B, C> {
-        forward::<B, C>(x, weight, bias.into_option(), Conv::Transposed(params))
+        forward::<B, C>(x, weight, bias.into_option(), ConvOp::Transposed(params))
     }
 
-    fn tconv_conv2d_input_grad(
+    fn tconv_conv_grad(
         x: Tracked<B, C>,
         weight: Tracked<B, C>,
         grad: Tracked<B, C>,
-        params: Conv2dParams,
+        op: ConvOp,
+        wrt: Wrt,
     ) -> Tracked<B, C> {
-        constant::<B, C>(B::tconv_conv2d_input_grad(
+        let (x, w, g) = (
             x.into_primitive(),
             weight.into_primitive(),
             grad.into_primitive(),
-            params,
-        ))
-    }
-
-    fn tconv_conv2d_weight_grad(
-        x: Tracked<B, C>,
-        weight: Tracked<B, C>,
-        grad: Tracked<B, C>,
-        params: Conv2dParams,
-    ) -> Tracked<B, C> {
-        constant::<B, C>(B::tconv_conv2d_weight_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            grad.into_primitive(),
-            params,
-        ))
-    }
-
-    fn tconv_conv_transpose2d_input_grad(
-        x: Tracked<B, C>,
-        weight: Tracked<B, C>,
-        grad: Tracked<B, C>,
-        params: ConvTranspose2dParams,
-    ) -> Tracked<B, C> {
-        constant::<B, C>(B::tconv_conv_transpose2d_input_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            grad.into_primitive(),
-            params,
-        ))
-    }
-
-    fn tconv_conv_transpose2d_weight_grad(
-        x: Tracked<B, C>,
-        weight: Tracked<B, C>,
-        grad: Tracked<B, C>,
-        params: ConvTranspose2dParams,
-    ) -> Tracked<B, C> {
-        constant::<B, C>(B::tconv_conv_transpose2d_weight_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            grad.into_primitive(),
-            params,
-        ))
+        );
+        constant::<B, C>(B::tconv_conv_grad(x, w, g, op, wrt))
     }
 
     /// Composed from differentiable ops: the fused kernel is for inference, where

@@ -33,6 +33,20 @@ impl<B: burn::backend::Backend> MaybeTensor<B> {
     }
 }
 
+/// Which convolution: a plain one or a transposed one, with its parameters.
+#[derive(Debug, Clone, Copy)]
+pub enum ConvOp {
+    Direct(Conv2dParams),
+    Transposed(ConvTranspose2dParams),
+}
+
+/// Which of a convolution's operands a gradient is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Wrt {
+    Input,
+    Weight,
+}
+
 /// The three gradients of a training-mode BatchNorm.
 #[derive(ExtensionType)]
 pub struct BatchNormGrads<B: burn::backend::Backend> {
@@ -71,32 +85,14 @@ pub trait TconvBackend: burn::backend::Backend {
         params: ConvTranspose2dParams,
     ) -> FloatTensor<Self>;
 
-    fn tconv_conv2d_input_grad(
+    /// One gradient of either convolution `op` for the upstream `grad`: with
+    /// respect to its input or its weight (`wrt`).
+    fn tconv_conv_grad(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self>;
-
-    fn tconv_conv2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self>;
-
-    fn tconv_conv_transpose2d_input_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: ConvTranspose2dParams,
-    ) -> FloatTensor<Self>;
-
-    fn tconv_conv_transpose2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: ConvTranspose2dParams,
+        op: ConvOp,
+        wrt: Wrt,
     ) -> FloatTensor<Self>;
 
     /// The bias gradient of either convolution: `grad` summed per channel.
@@ -280,48 +276,30 @@ impl TconvBackend for Flex {
         flex4(kernel("conv_transpose2d", y))
     }
 
-    fn tconv_conv2d_input_grad(
+    fn tconv_conv_grad(
         x: FlexTensor,
         weight: FlexTensor,
         grad: FlexTensor,
-        params: Conv2dParams,
+        op: ConvOp,
+        wrt: Wrt,
     ) -> FlexTensor {
         let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
-        let gx = grads::conv2d_input_grad(x.dim4(), w.view4(), g.view4(), &params);
-        flex4(kernel("conv2d input gradient", gx))
-    }
-
-    fn tconv_conv2d_weight_grad(
-        x: FlexTensor,
-        weight: FlexTensor,
-        grad: FlexTensor,
-        params: Conv2dParams,
-    ) -> FlexTensor {
-        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
-        let gw = grads::conv2d_weight_grad(x.view4(), w.dim4(), g.view4(), &params);
-        flex4(kernel("conv2d weight gradient", gw))
-    }
-
-    fn tconv_conv_transpose2d_input_grad(
-        x: FlexTensor,
-        weight: FlexTensor,
-        grad: FlexTensor,
-        params: ConvTranspose2dParams,
-    ) -> FlexTensor {
-        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
-        let gx = grads::conv_transpose2d_input_grad(x.dim4(), w.view4(), g.view4(), &params);
-        flex4(kernel("conv_transpose2d input gradient", gx))
-    }
-
-    fn tconv_conv_transpose2d_weight_grad(
-        x: FlexTensor,
-        weight: FlexTensor,
-        grad: FlexTensor,
-        params: ConvTranspose2dParams,
-    ) -> FlexTensor {
-        let (x, w, g) = (Dense::new(x), Dense::new(weight), Dense::new(grad));
-        let gw = grads::conv_transpose2d_weight_grad(x.view4(), w.dim4(), g.view4(), &params);
-        flex4(kernel("conv_transpose2d weight gradient", gw))
+        let (x, w, g) = (&x, &w, &g);
+        let result = match (op, wrt) {
+            (ConvOp::Direct(p), Wrt::Input) => {
+                grads::conv2d_input_grad(x.dim4(), w.view4(), g.view4(), &p)
+            }
+            (ConvOp::Direct(p), Wrt::Weight) => {
+                grads::conv2d_weight_grad(x.view4(), w.dim4(), g.view4(), &p)
+            }
+            (ConvOp::Transposed(p), Wrt::Input) => {
+                grads::conv_transpose2d_input_grad(x.dim4(), w.view4(), g.view4(), &p)
+            }
+            (ConvOp::Transposed(p), Wrt::Weight) => {
+                grads::conv_transpose2d_weight_grad(x.view4(), w.dim4(), g.view4(), &p)
+            }
+        };
+        flex4(kernel("convolution gradient", result))
     }
 
     fn tconv_conv2d_affine(
