@@ -2,7 +2,7 @@
 //! PyTorch's semantics and layouts (`torch.nn.functional.conv2d` / `conv_transpose2d`),
 //! forward and backward.
 //!
-//! What it is: the textbook ideas made executable and fast. [`reference`] is the
+//! What it is: the textbook ideas made executable and fast. [`reference`](mod@reference) is the
 //! scatter form and a direct loop for every case, [`matrix`] shows a convolution as an
 //! explicit matrix `W` (so a transposed convolution is `Wᵀ`), [`bilinear_kernel`] is
 //! the FCN's upsampling initialiser, and the public functions below run

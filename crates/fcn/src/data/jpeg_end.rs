@@ -8,7 +8,7 @@ use super::jpeg_scan::{ScanComponent, ScanError, Table, walk};
 
 /// The offset just past the end-of-image marker, or why the file ends before one:
 /// its structure breaks, or (for baseline Huffman JPEGs, whose scans are walked
-/// block by block with [`super::jpeg_scan`]) a scan's data stops before its last block.
+/// block by block by `jpeg_scan`) a scan's data stops before its last block.
 pub fn image_end(bytes: &[u8]) -> Result<usize, String> {
     let broken = || "the JPEG data stops before its end-of-image marker".to_string();
     if !bytes.starts_with(&[0xFF, 0xD8]) {

@@ -123,7 +123,7 @@ pub trait TconvBackend: burn::backend::Backend {
 
     /// The fused per-pixel cross-entropy of logits `[N, C, H, W]` and labels
     /// `[N, H, W]`, over the pixels whose label is not `ignore`: see
-    /// [`CrossEntropy`]. The gradient is computed only when `with_grad`; on the
+    /// `CrossEntropy`. The gradient is computed only when `with_grad`; on the
     /// autodiff backend, whenever the logits are tracked (it is kept for the
     /// backward step rather than returned).
     fn tconv_cross_entropy(

@@ -2,8 +2,8 @@
 //!
 //! Burn's layers call Burn's own convolution ops; the model's layers call
 //! [`conv2d`] and [`conv_transpose2d`] here instead, which reach `tconv` through a
-//! backend extension on the flex backend ([`backend`]), differentiable on an
-//! autodiff device ([`autodiff`]). The layers keep Burn's modules as parameter
+//! backend extension on the flex backend (`backend.rs`), differentiable on an
+//! autodiff device (`autodiff.rs`). The layers keep Burn's modules as parameter
 //! holders, so checkpoints, optimisers and the state dict are unchanged.
 //!
 //! Every function takes the [`Kernels`] to run: the model carries its choice
