@@ -2,13 +2,13 @@
 //! download: generate the dataset, train, evaluate on the held-out split, segment a
 //! few held-out images and write `DIR/report.html`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::report::{self, SampleRow};
 use anyhow::Context;
 use fcn::data::synthetic::{self, SynthConfig};
-use fcn::data::{self, ReadOptions};
+use fcn::data::{self, ReadOptions, Split};
 use fcn::infer::{self, TileOptions};
 use fcn::train::{OptimizerKind, Schedule, TrainConfig};
 use fcn::{Fcn, FcnConfig};
@@ -52,9 +52,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     for d in [&data_dir, &run_dir, &samples_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    // A fresh run each time: earlier state would make training resume instead.
-    let _ = std::fs::remove_file(run_dir.join("state.json"));
+    generate(args, &data_dir)?;
+    let (model, val_split) = train_model(args, &data_dir, &run_dir)?;
 
+    eprintln!(
+        "[3/4] evaluating on the {} held-out images",
+        val_split.len()
+    );
+    let eval_bar = crate::progress::bar(val_split.len() as u64, "eval");
+    let eval = infer::evaluate(&model, &val_split, TileOptions::default(), |d, _| {
+        eval_bar.set_position(d as u64)
+    })?;
+    eval_bar.finish_and_clear();
+    let metrics = eval.confusion.metrics(&model.meta.class_names);
+    crate::eval::print_table(&metrics);
+
+    eprintln!("[4/4] segmenting held-out images and writing the report");
+    let rows = samples(&model, &val_split, &samples_dir)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let report_path = args.out.join("report.html");
+    write_report(args, &report_path, &run_dir, &metrics, &rows, elapsed)?;
+    println!("report: {}", report_path.display());
+    println!("weights: {}", run_dir.join("model.safetensors").display());
+    println!("elapsed: {elapsed:.1} s");
+    println!("val mIoU: {:.3}", metrics.miou);
+    Ok(())
+}
+
+/// Step 1: the synthetic dataset in `data_dir`.
+fn generate(args: &Args, data_dir: &Path) -> anyhow::Result<()> {
     eprintln!(
         "[1/4] generating {} synthetic images of {}x{} in {}",
         args.n,
@@ -69,21 +95,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         size: args.size,
         val_fraction: 0.2,
     };
-    synthetic::generate(&data_dir, &synth, |d| bar.set_position(d as u64))?;
+    synthetic::generate(data_dir, &synth, |d| bar.set_position(d as u64))?;
     bar.finish_and_clear();
+    Ok(())
+}
 
+/// Step 2: a fresh FCN trained on the data; returns it with the held-out split.
+fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(Fcn, Split)> {
     let options = ReadOptions::default();
-    let train_split = data::open(&data_dir, "train", &options)?;
-    let val_split = data::open(&data_dir, "val", &options)?;
+    let train_split = data::open(data_dir, "train", &options)?;
+    let val_split = data::open(data_dir, "val", &options)?;
     let classes = train_split.classes.clone();
-    let device = burn::tensor::Device::flex();
     let mut config = FcnConfig {
         width: args.width,
         ..FcnConfig::default()
     }
     .with_num_classes(classes.len());
     config.class_names = classes.names.clone();
-    let model = Fcn::new(&config, &device);
+    let model = Fcn::new(&config, &burn::tensor::Device::flex());
     let train_config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -106,34 +135,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         train_split.len(),
         val_split.len()
     );
-    let mut bar = crate::train::Bar::new(&run_dir, Vec::new());
+    let mut bar = crate::train::Bar::new(run_dir, Vec::new());
+    let val = Some(val_split.clone());
     let model = fcn::train::train(
-        &run_dir,
+        run_dir,
         model,
         train_split,
-        Some(val_split.clone()),
+        val,
         &train_config,
         false,
         &mut bar,
     )?;
+    Ok((model, val_split))
+}
 
-    eprintln!(
-        "[3/4] evaluating on the {} held-out images",
-        val_split.len()
-    );
-    let eval_bar = crate::progress::bar(val_split.len() as u64, "eval");
-    let eval = infer::evaluate(&model, &val_split, TileOptions::default(), |d, _| {
-        eval_bar.set_position(d as u64)
-    })?;
-    eval_bar.finish_and_clear();
-    let metrics = eval.confusion.metrics(&classes.names);
-    crate::eval::print_table(&metrics);
-
-    eprintln!("[4/4] segmenting held-out images and writing the report");
+/// Step 4a: the first held-out images with their truth and prediction, as PNGs.
+fn samples(model: &Fcn, val_split: &Split, samples_dir: &Path) -> anyhow::Result<Vec<SampleRow>> {
     let mut rows = Vec::new();
     for i in 0..val_split.len().min(6) {
         let sample = val_split.load(i)?;
-        let pred = infer::predict(&model, &sample.image, TileOptions::default())?;
+        let pred = infer::predict(model, &sample.image, TileOptions::default())?;
         let name = sample.name.clone();
         let files = [
             format!("{name}_input.png"),
@@ -151,8 +172,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             prediction,
         });
     }
-    let state = fcn::train::read_state(&run_dir)?;
-    let elapsed = started.elapsed().as_secs_f64();
+    Ok(rows)
+}
+
+/// Step 4b: the HTML report.
+fn write_report(
+    args: &Args,
+    path: &Path,
+    run_dir: &Path,
+    metrics: &fcn::metrics::Metrics,
+    rows: &[SampleRow],
+    elapsed: f64,
+) -> anyhow::Result<()> {
+    let state = fcn::train::read_state(run_dir)?;
     let notes = vec![
         format!(
             "{} synthetic images of {}x{} (seed {}), {} classes; FCN with a ResNet-18 backbone of width {}; {} epochs of Adam (lr {}, poly schedule), batch {}.",
@@ -160,7 +192,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.size.0,
             args.size.1,
             args.seed,
-            classes.len(),
+            metrics.per_class.len(),
             args.width,
             args.epochs,
             args.lr,
@@ -168,20 +200,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ),
         format!("Finished in {elapsed:.0} s."),
     ];
-    let page = report::html(
-        "fcn demo",
-        &crate::plot::curves(&state.history),
-        &state.history,
-        &metrics,
-        &rows,
-        &notes,
-    );
-    let report_path = args.out.join("report.html");
-    std::fs::write(&report_path, page)
-        .with_context(|| format!("cannot write {}", report_path.display()))?;
-    println!("report: {}", report_path.display());
-    println!("weights: {}", run_dir.join("model.safetensors").display());
-    println!("elapsed: {elapsed:.1} s");
-    println!("val mIoU: {:.3}", metrics.miou);
-    Ok(())
+    let curves = crate::plot::curves(&state.history);
+    let page = report::html("fcn demo", &curves, &state.history, metrics, rows, &notes);
+    std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))
 }
