@@ -546,3 +546,34 @@ fn bad_items_reach_the_batch_as_failures() {
     assert_eq!(batch.failures.len(), 1);
     assert!(batch.failures[0].to_string().contains("2011_003271.jpg"));
 }
+
+#[test]
+fn classes_with_one_name_or_colour_twice_are_refused() {
+    let dir = own_data("dup_classes", 2);
+    let toml = |a: &str, b: &str| {
+        format!(
+            "[[classes]]\nname = \"sky\"\ncolor = {a}\n\n[[classes]]\nname = {b}\ncolor = [1, 2, 3]\n"
+        )
+    };
+    std::fs::write(dir.join("classes.toml"), toml("[0, 0, 255]", "\"sky\"")).unwrap();
+    let e = data::open(&dir, "all", &ReadOptions::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("classes 0 and 1 are both named 'sky'"),
+        "{e}"
+    );
+    std::fs::write(dir.join("classes.toml"), toml("[1, 2, 3]", "\"road\"")).unwrap();
+    let e = data::open(&dir, "all", &ReadOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("share the colour [1, 2, 3]"), "{e}");
+}
+
+#[test]
+fn images_without_masks_are_warned_about() {
+    let dir = own_data("unmasked", 4);
+    std::fs::remove_file(dir.join("masks/img2.png")).unwrap();
+    let train = data::open(&dir, "all", &ReadOptions::default()).unwrap();
+    assert_eq!(train.len(), 3);
+    assert_eq!(train.skipped.len(), 1);
+    let m = train.skipped[0].to_string();
+    assert!(m.contains("img2.png") && m.contains("no mask"), "{m}");
+}

@@ -105,6 +105,12 @@ proptest! {
     }
 
     #[test]
+    fn split_files(m in mutations()) {
+        let text = b"2007_000032\n2007_000039  1\n# a comment\n\nsynth_000001\n";
+        let _ = fcn::data::read_list(&scratch("val.txt", &mutate(text.to_vec(), &m)));
+    }
+
+    #[test]
     fn classes_files(m in mutations()) {
         let text = b"ignore = 255\n[[classes]]\nname = \"background\"\ncolor = [0, 0, 0]\n\
                      [[classes]]\nname = \"road\"\ncolor = [128, 64, 128]\n";

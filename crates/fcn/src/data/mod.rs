@@ -265,8 +265,9 @@ pub fn open_optional(
     Ok(Some(opened))
 }
 
-/// Reads a split file: one item name per line; blank lines and `#` comments ignored.
-fn read_list(path: &Path) -> Result<Vec<String>, DataError> {
+/// Reads a split file (`train.txt`, `val.txt`): one item name per line; blank lines
+/// and `#` comments ignored; a line's first word is its name.
+pub fn read_list(path: &Path) -> Result<Vec<String>, DataError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| DataError::new(path, format!("cannot read split file: {e}")))?;
     Ok(text
