@@ -18,23 +18,7 @@ pub fn line_chart(
     height: f64,
 ) -> String {
     let (left, right, top, bottom) = (50.0, 120.0, 30.0, 40.0);
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0f64, f64::MIN);
-    for &(x, y) in all {
-        if x.is_finite() && y.is_finite() {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-    }
-    if x0 > x1 {
-        (x0, x1, y1) = (0.0, 1.0, 1.0);
-    }
-    if x1 - x0 < 1e-9 {
-        x1 = x0 + 1.0;
-    }
-    y1 = if y1 <= y0 { y0 + 1.0 } else { y1 * 1.05 };
+    let [x0, x1, y0, y1] = bounds(series);
     let (pw, ph) = (width - left - right, height - top - bottom);
     let sx = |x: f64| left + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| top + ph - (y - y0) / (y1 - y0) * ph;
@@ -81,19 +65,7 @@ pub fn line_chart(
         escape(x_label)
     );
     for (i, s) in series.iter().enumerate() {
-        let pts: Vec<String> = s
-            .points
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-            .collect();
-        if !pts.is_empty() {
-            svg += &format!(
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
-                s.color,
-                pts.join(" ")
-            );
-        }
+        svg += &polyline(s, &sx, &sy);
         let ly = top + 10.0 + 18.0 * i as f64;
         svg += &format!(
             "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{2:.1}\" y2=\"{1:.1}\" stroke=\"{3}\" stroke-width=\"2\"/><text x=\"{4:.1}\" y=\"{5:.1}\">{6}</text>\n",
@@ -107,6 +79,44 @@ pub fn line_chart(
         );
     }
     svg + "</svg>\n"
+}
+
+/// `[x0, x1, y0, y1]` covering every finite point (y from 0, with 5 % headroom).
+fn bounds(series: &[Series]) -> [f64; 4] {
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0f64, f64::MIN);
+    for &(x, y) in all.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y1) = (0.0, 1.0, 1.0);
+    }
+    if x1 - x0 < 1e-9 {
+        x1 = x0 + 1.0;
+    }
+    y1 = if y1 <= y0 { y0 + 1.0 } else { y1 * 1.05 };
+    [x0, x1, y0, y1]
+}
+
+/// One series as an SVG polyline in chart coordinates (empty without finite points).
+fn polyline(s: &Series, sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) -> String {
+    let pts: Vec<String> = s
+        .points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    if pts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
+        s.color,
+        pts.join(" ")
+    )
 }
 
 fn format_tick(x: f64) -> String {
