@@ -190,25 +190,9 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
             let (fy, fx) = (y as f64, x as f64);
             let speckle = rng.range(-1.0, 1.0);
             let t = texture_at(bg_texture, fy, fx, speckle) * 0.12;
-            let mut rgb: [f64; 3] = std::array::from_fn(|c| {
-                let wave: f64 = waves
-                    .iter()
-                    .map(|(f, a, p, amp)| amp[c] * (f * (fx * a.cos() + fy * a.sin()) + p).sin())
-                    .sum();
-                bg[c] + wave + t
-            });
+            let mut rgb: [f64; 3] = std::array::from_fn(|c| bg[c] + wave(&waves, c, fy, fx) + t);
             for (s, thin) in clutter.iter().zip(&clutter_kind) {
-                // Thin strokes: a long narrow bar; blobs: a small disc.
-                let (dy, dx) = (fy - s.center.0, fx - s.center.1);
-                let (sn, cs) = s.angle.sin_cos();
-                let along = (cs * dx + sn * dy).abs();
-                let across = (-sn * dx + cs * dy).abs();
-                let inside = if *thin {
-                    along <= s.radius * 4.0 && across <= 1.0 + scale * 0.5
-                } else {
-                    (dy * dy + dx * dx).sqrt() <= s.radius
-                };
-                if inside {
+                if s.clutter_covers(*thin, fy, fx, scale) {
                     let tex = texture_at(s.texture, fy, fx, speckle) * s.contrast;
                     rgb = std::array::from_fn(|c| s.color[c] + tex);
                 }
@@ -232,6 +216,29 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
         name: format!("synth_{index:06}"),
         image,
         mask: void_borders(&labels, border),
+    }
+}
+
+/// Channel `c` of the background's oriented waves at `(fy, fx)`.
+fn wave(waves: &[(f64, f64, f64, [f64; 3])], c: usize, fy: f64, fx: f64) -> f64 {
+    waves
+        .iter()
+        .map(|(f, a, p, amp)| amp[c] * (f * (fx * a.cos() + fy * a.sin()) + p).sin())
+        .sum()
+}
+
+impl Shape {
+    /// Whether clutter drawn as `self` covers `(fy, fx)`: a thin stroke is a long
+    /// narrow bar, a blob a small disc.
+    fn clutter_covers(&self, thin: bool, fy: f64, fx: f64, scale: f64) -> bool {
+        let (dy, dx) = (fy - self.center.0, fx - self.center.1);
+        if !thin {
+            return (dy * dy + dx * dx).sqrt() <= self.radius;
+        }
+        let (sn, cs) = self.angle.sin_cos();
+        let along = (cs * dx + sn * dy).abs();
+        let across = (-sn * dx + cs * dy).abs();
+        along <= self.radius * 4.0 && across <= 1.0 + scale * 0.5
     }
 }
 
