@@ -19,6 +19,7 @@
 //! # Ok::<(), fcn::FcnError>(())
 //! ```
 
+pub mod classes;
 pub mod data;
 mod error;
 pub mod infer;

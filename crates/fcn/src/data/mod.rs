@@ -67,7 +67,7 @@ impl Classes {
     /// Pascal VOC's 21 classes.
     pub fn voc() -> Self {
         Self {
-            names: crate::model::fcn::VOC_CLASSES
+            names: crate::classes::VOC_CLASSES
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),

@@ -62,30 +62,7 @@ pub const INPUT_MULTIPLE: usize = 32;
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// The Pascal VOC class names, in label order.
-pub const VOC_CLASSES: [&str; 21] = [
-    "background",
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "potted plant",
-    "sheep",
-    "sofa",
-    "train",
-    "tv/monitor",
-];
+pub use crate::classes::VOC_CLASSES;
 
 /// How to build a fresh model.
 #[derive(Debug, Clone, PartialEq)]
