@@ -15,6 +15,9 @@ use crate::synth::parse_size;
 /// The library's defaults are the command line's.
 const DEFAULTS: TrainConfig = TrainConfig::DEFAULT;
 
+/// `DEFAULTS.crop` as `--crop` spells it (a test keeps the two equal).
+const DEFAULT_CROP: &str = "320x480";
+
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
@@ -68,7 +71,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = DEFAULTS.schedule)]
     lr_schedule: Schedule,
     /// Random crop, HEIGHTxWIDTH.
-    #[arg(long, default_value = "320x480", value_parser = parse_size)]
+    #[arg(long, default_value = DEFAULT_CROP, value_parser = parse_size)]
     crop: (usize, usize),
     /// Pad images smaller than the crop (mask ignored) instead of leaving them out.
     #[arg(long)]
@@ -387,4 +390,14 @@ fn build_model(
         Fcn::new(&config, &device)
     };
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crop_flag_defaults_to_the_library_crop() {
+        assert_eq!(parse_size(DEFAULT_CROP).ok(), DEFAULTS.crop);
+    }
 }
