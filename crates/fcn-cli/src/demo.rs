@@ -112,7 +112,9 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
     }
     .with_num_classes(classes.len());
     config.class_names = classes.names.clone();
-    let model = Fcn::new(&config, &burn::tensor::Device::flex());
+    let device = burn::tensor::Device::flex();
+    device.seed(args.seed);
+    let model = Fcn::new(&config, &device);
     let train_config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,

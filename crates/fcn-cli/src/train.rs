@@ -374,6 +374,9 @@ fn build_model(
         classes.len()
     );
     crate::memory::check_training(&config)?;
+    // Every fresh weight (a whole model, or the head beside a backbone) repeats
+    // with the seed.
+    device.seed(args.seed);
     let model = if let Some(w) = &args.weights {
         let m = Fcn::load_with(w, &config, &device).context("cannot load --weights")?;
         anyhow::ensure!(

@@ -276,6 +276,15 @@ fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
         })
         .collect();
     assert_eq!(epochs, (1..=20).collect::<Vec<u64>>());
+    // The seed fixes the initial weights, the batches and every crop, so the run
+    // killed and resumed ends with the very weights of a run left alone.
+    let whole = dir.join("whole");
+    let mut uninterrupted = args;
+    uninterrupted[4] = s(&whole);
+    let o = fcn(&uninterrupted);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let weights = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
+    assert!(weights(&run) == weights(&whole), "resumed weights differ");
 }
 
 #[test]

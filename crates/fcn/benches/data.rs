@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("data");
     group.throughput(Throughput::Elements(1));
     group.bench_function("voc_500x375_decode_crop_normalise", |b| {
-        b.iter(|| ds.example(0).unwrap())
+        b.iter(|| ds.example(0, 0).unwrap())
     });
     group.finish();
 }

@@ -412,7 +412,35 @@ pub fn write_safetensors(
         .collect::<Result<Vec<_>>>()?;
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| FcnError::weights(path, format!("cannot serialise: {e}")))?;
-    write_atomically(path, &bytes)
+    write_atomically(path, &with_sorted_header(bytes))
+}
+
+/// safetensors writes the metadata map in an order that changes from run to run;
+/// the header is rewritten with its keys sorted so that the same weights always
+/// give the same bytes. (Tensor offsets count from the end of the header, so its
+/// length may change.)
+fn with_sorted_header(bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    else {
+        return bytes;
+    };
+    let end = 8usize.saturating_add(len as usize);
+    // serde_json's maps are sorted (no `preserve_order`).
+    let header = bytes
+        .get(8..end)
+        .map(serde_json::from_slice::<serde_json::Value>);
+    let Some(Ok(header)) = header else {
+        return bytes;
+    };
+    let mut text = header.to_string().into_bytes();
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - end);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[end..]);
+    out
 }
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, renames it

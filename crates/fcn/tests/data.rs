@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fcn::data::colormap::{IGNORE, VOC_BORDER, VOC_COLORMAP, voc_palette};
 use fcn::data::decode::write_palette_png;
-use fcn::data::loader::{self, Augmentation, AugmentedSplit};
+use fcn::data::loader::{Augmentation, AugmentedSplit, Loader};
 use fcn::data::synthetic::{self, SynthConfig};
 use fcn::data::{self, ReadOptions, augment};
 use image::{Rgb, RgbImage};
@@ -338,14 +338,14 @@ fn loader_batches_deterministically_and_filters_small_images() {
     .unwrap();
     let split = || data::open(&dir, "train", &ReadOptions::default()).unwrap();
     let device = burn::tensor::Device::flex();
-    let batches = |seed| {
+    // Every batch of an epoch: its item names and pixels, in the order they came.
+    let batches = |seed, workers, epoch| {
         let (ds, dropped) = AugmentedSplit::new(split(), aug(Some((32, 48)), false, seed));
         assert!(dropped.is_empty());
-        let dl = loader::build(ds, 2, Some(seed), 2, &device);
-        // Worker threads may deliver batches in any order; each item's crop is fixed.
-        let mut items = BTreeMap::new();
-        for b in dl.iter() {
-            let b = b.unwrap();
+        let loader = Loader::new(ds, 2, Some(seed), workers, &device);
+        assert_eq!(loader.batches(), 3);
+        let mut out = Vec::new();
+        for b in loader.epoch(epoch) {
             let [n, h, w] = b.labels.dims();
             // A 32×48 crop is padded to the network's multiple of 32; the padding's
             // label is the ignored 255.
@@ -359,26 +359,25 @@ fn loader_batches_deterministically_and_filters_small_images() {
             for row in labels.chunks(w) {
                 assert!(row[48..].iter().all(|&l| l == 255));
             }
-            let pixels = b.images.to_data().try_to_vec::<f32>().unwrap();
-            for (i, name) in b.names.iter().enumerate() {
-                items.insert(
-                    name.clone(),
-                    pixels[i * 3 * h * w..(i + 1) * 3 * h * w].to_vec(),
-                );
-            }
             assert!(n <= 2);
+            let pixels = b.images.to_data().try_to_vec::<f32>().unwrap();
+            out.push((b.names, pixels));
         }
-        items
+        out
     };
-    let a = batches(4);
-    assert_eq!(a.len(), 5);
-    assert_eq!(a, batches(4));
-    assert_ne!(a, batches(5));
+    let a = batches(4, 2, 1);
+    let mut names: Vec<String> = a.iter().flat_map(|(n, _)| n.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 5);
+    // The same seed and epoch give the same batches in the same order, whatever
+    // the number of loading threads.
+    assert_eq!(a, batches(4, 1, 1));
+    assert_eq!(a, batches(4, 3, 1));
+    assert_ne!(a, batches(5, 2, 1));
+    assert_ne!(a, batches(4, 2, 2));
     let (small, dropped) = AugmentedSplit::new(split(), aug(Some((50, 60)), false, 0));
-    assert_eq!(
-        (burn::data::dataset::Dataset::len(&small), dropped.len()),
-        (0, 5)
-    );
+    assert_eq!((small.len(), dropped.len()), (0, 5));
     assert!(
         dropped[0]
             .to_string()
@@ -386,7 +385,7 @@ fn loader_batches_deterministically_and_filters_small_images() {
     );
     let (padded, dropped) = AugmentedSplit::new(split(), aug(Some((50, 60)), true, 0));
     assert!(dropped.is_empty());
-    let e = padded.example(0).unwrap();
+    let e = padded.example(0, 0).unwrap();
     // The 50×60 crop, padded to the network's multiple of 32.
     assert_eq!(e.size, (64, 64));
     assert!(e.mask.contains(&(IGNORE as i64)));
@@ -540,8 +539,8 @@ fn bad_items_reach_the_batch_as_failures() {
     let dir = voc_with("bad_batch", Some(&jpg[..100]), None);
     let split = data::open(&dir, "train", &ReadOptions::default()).unwrap();
     let (ds, _) = AugmentedSplit::new(split, aug(None, false, 0));
-    let dl = loader::build(ds, 1, None, 1, &burn::tensor::Device::flex());
-    let batch = dl.iter().next().unwrap().unwrap();
+    let loader = Loader::new(ds, 1, None, 1, &burn::tensor::Device::flex());
+    let batch = loader.epoch(0).next().unwrap();
     assert_eq!(batch.names.len(), 0);
     assert_eq!(batch.failures.len(), 1);
     assert!(batch.failures[0].to_string().contains("2011_003271.jpg"));

@@ -200,10 +200,7 @@ fn unmasked(
 }
 
 fn seeded_split(mut names: Vec<String>, fraction: f64, seed: u64, val: bool) -> Vec<String> {
-    let mut rng = super::augment::Rng::new(seed);
-    for i in (1..names.len()).rev() {
-        names.swap(i, rng.below(i + 1));
-    }
+    super::augment::Rng::new(seed).shuffle(&mut names);
     let n_val = ((names.len() as f64 * fraction).round() as usize)
         .clamp(usize::from(names.len() >= 2), names.len());
     let rest = names.split_off(n_val);

@@ -1,12 +1,15 @@
-//! Training and evaluation batches on Burn's data loader (worker threads, seeded
-//! shuffling): decode, check, crop, flip and normalise each item, then stack them.
+//! Training batches: decode, check, crop, flip and normalise each item on worker
+//! threads, then stack them, in an order fixed by the seed and the epoch.
+//!
+//! Burn's multi-threaded loader hands batches over in whichever order its workers
+//! finish, and its shuffle continues one random stream across epochs, so neither a
+//! run nor a resumed run could be repeated. Here batch `b` of an epoch always holds
+//! the same items with the same crops, whatever the number of threads.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
-use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{self, Rng};
@@ -41,12 +44,11 @@ pub struct Example {
 /// An item of the loader: an example, or why its files could not be used.
 pub type LoadedExample = Result<Example, DataError>;
 
-/// The split as a Burn dataset; the epoch (shared with the trainer) varies the crops.
+/// The usable items of a split with their augmentation; the epoch varies the crops.
 pub struct AugmentedSplit {
     split: Split,
     indices: Vec<usize>,
     aug: Augmentation,
-    epoch: Arc<AtomicU64>,
 }
 
 impl AugmentedSplit {
@@ -67,32 +69,34 @@ impl AugmentedSplit {
                 _ => indices.push(i),
             }
         }
-        let epoch = Arc::new(AtomicU64::new(0));
         (
             Self {
                 split,
                 indices,
                 aug,
-                epoch,
             },
             dropped,
         )
     }
 
-    /// The handle through which the trainer sets the epoch.
-    pub fn epoch(&self) -> Arc<AtomicU64> {
-        self.epoch.clone()
+    /// Items that will be loaded.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
     }
 
     pub fn split(&self) -> &Split {
         &self.split
     }
 
-    /// Loads and augments item `i` of this (filtered) dataset.
-    pub fn example(&self, i: usize) -> LoadedExample {
+    /// Loads item `i` of this (filtered) dataset, augmented as for `epoch`.
+    pub fn example(&self, i: usize, epoch: u64) -> LoadedExample {
         let index = self.indices[i];
         let sample = self.split.load(index)?;
-        let mut rng = Rng::for_item(self.aug.seed, self.epoch.load(Ordering::Relaxed), index);
+        let mut rng = Rng::for_item(self.aug.seed, epoch, index);
         let sample = match self.aug.crop {
             Some((h, w)) => {
                 let padded = if self.aug.pad_small {
@@ -136,16 +140,6 @@ impl AugmentedSplit {
     }
 }
 
-impl Dataset<LoadedExample> for AugmentedSplit {
-    fn get(&self, index: usize) -> Result<LoadedExample, DatasetError> {
-        Ok(self.example(index))
-    }
-
-    fn len(&self) -> usize {
-        self.indices.len()
-    }
-}
-
 /// A batch: images `[N, 3, H, W]`, labels `[N, H, W]`, and the items that failed.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -155,69 +149,158 @@ pub struct Batch {
     pub failures: Vec<DataError>,
 }
 
-/// Stacks examples of equal size into a [`Batch`].
-#[derive(Debug, Clone, Default)]
-pub struct SegmentationBatcher;
+/// Stacks the examples of equal size into a [`Batch`]; the others, and the items
+/// that failed to load, become its failures.
+pub fn stack(items: Vec<LoadedExample>, device: &Device) -> Batch {
+    let mut failures = Vec::new();
+    let mut examples = Vec::new();
+    for item in items {
+        match item {
+            Ok(e) => examples.push(e),
+            Err(e) => failures.push(e),
+        }
+    }
+    let size = examples.first().map_or((0, 0), |e| e.size);
+    examples.retain(|e| {
+        let same = e.size == size;
+        if !same {
+            let message = format!(
+                "size {:?} differs from the batch's {size:?}; use --crop",
+                e.size
+            );
+            failures.push(DataError::new(std::path::Path::new(&e.name), message));
+        }
+        same
+    });
+    let n = examples.len();
+    let (h, w) = size;
+    let mut images = Vec::with_capacity(n * 3 * h * w);
+    let mut labels = Vec::with_capacity(n * h * w);
+    let mut names = Vec::with_capacity(n);
+    for e in examples {
+        images.extend_from_slice(&e.image);
+        labels.extend_from_slice(&e.mask);
+        names.push(e.name);
+    }
+    Batch {
+        images: Tensor::from_data(TensorData::new(images, [n, 3, h, w]), device),
+        labels: Tensor::from_data(TensorData::new(labels, [n, h, w]), device),
+        names,
+        failures,
+    }
+}
 
-impl Batcher<LoadedExample, Batch> for SegmentationBatcher {
-    fn batch(&self, items: Vec<LoadedExample>, device: &Device) -> Batch {
-        let mut failures = Vec::new();
-        let mut examples = Vec::new();
-        for item in items {
-            match item {
-                Ok(e) => examples.push(e),
-                Err(e) => failures.push(e),
-            }
+/// Batches of `batch_size` items, shuffled with `shuffle`'s seed (a fresh
+/// permutation each epoch), decoded by `workers` threads.
+pub struct Loader {
+    dataset: Arc<AugmentedSplit>,
+    batch_size: usize,
+    shuffle: Option<u64>,
+    workers: usize,
+    device: Device,
+}
+
+impl Loader {
+    pub fn new(
+        dataset: AugmentedSplit,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        workers: usize,
+        device: &Device,
+    ) -> Self {
+        Self {
+            dataset: Arc::new(dataset),
+            batch_size: batch_size.max(1),
+            shuffle,
+            workers: workers.max(1),
+            device: device.clone(),
         }
-        // Examples of another size than the first cannot share the batch.
-        let size = examples.first().map_or((0, 0), |e| e.size);
-        examples.retain(|e| {
-            let same = e.size == size;
-            if !same {
-                failures.push(DataError::new(
-                    std::path::Path::new(&e.name),
-                    format!(
-                        "size {:?} differs from the batch's {size:?}; use --crop",
-                        e.size
-                    ),
-                ));
-            }
-            same
-        });
-        let n = examples.len();
-        let (h, w) = size;
-        let mut images = Vec::with_capacity(n * 3 * h * w);
-        let mut labels = Vec::with_capacity(n * h * w);
-        let mut names = Vec::with_capacity(n);
-        for e in examples {
-            images.extend_from_slice(&e.image);
-            labels.extend_from_slice(&e.mask);
-            names.push(e.name);
+    }
+
+    /// Batches per epoch.
+    pub fn batches(&self) -> usize {
+        self.dataset.len().div_ceil(self.batch_size)
+    }
+
+    /// The item indices of `epoch`'s batches, in order.
+    fn plan(&self, epoch: u64) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if let Some(seed) = self.shuffle {
+            // `usize::MAX` keeps the permutation's stream apart from every item's.
+            Rng::for_item(seed, epoch, usize::MAX).shuffle(&mut order);
         }
-        Batch {
-            images: Tensor::from_data(TensorData::new(images, [n, 3, h, w]), device),
-            labels: Tensor::from_data(TensorData::new(labels, [n, h, w]), device),
-            names,
-            failures,
+        order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
+    /// The batches of `epoch`; loading runs ahead on the worker threads, at most
+    /// one batch per worker beyond the one being read.
+    pub fn epoch(&self, epoch: u64) -> EpochBatches {
+        let plan = Arc::new(self.plan(epoch));
+        let (mut receivers, mut workers) = (Vec::new(), Vec::new());
+        for first in 0..self.workers.min(plan.len()) {
+            let (tx, rx) = sync_channel(1);
+            let (dataset, plan, step) = (self.dataset.clone(), plan.clone(), self.workers);
+            workers.push(std::thread::spawn(move || {
+                load_every(&dataset, &plan, first, step, epoch, tx)
+            }));
+            receivers.push(rx);
+        }
+        EpochBatches {
+            receivers,
+            workers,
+            next: 0,
+            total: plan.len(),
+            device: self.device.clone(),
         }
     }
 }
 
-/// A loader over `dataset`: `batch_size` examples per batch, shuffled with `seed`
-/// when `shuffle`, decoded by `workers` threads.
-pub fn build(
-    dataset: AugmentedSplit,
-    batch_size: usize,
-    shuffle: Option<u64>,
-    workers: usize,
-    device: &Device,
-) -> Arc<dyn DataLoader<Batch>> {
-    let mut builder = DataLoaderBuilder::new(SegmentationBatcher)
-        .batch_size(batch_size.max(1))
-        .num_workers(workers)
-        .set_device(device.clone());
-    if let Some(seed) = shuffle {
-        builder = builder.shuffle(seed);
+/// A worker's share: batches `first`, `first + step`, … of `plan`, sent in order
+/// until the reader hangs up.
+fn load_every(
+    dataset: &AugmentedSplit,
+    plan: &[Vec<usize>],
+    first: usize,
+    step: usize,
+    epoch: u64,
+    tx: SyncSender<Vec<LoadedExample>>,
+) {
+    for items in plan.iter().skip(first).step_by(step) {
+        let loaded = items.iter().map(|&i| dataset.example(i, epoch)).collect();
+        if tx.send(loaded).is_err() {
+            return;
+        }
     }
-    builder.build(dataset)
+}
+
+/// One epoch's batches in their fixed order.
+pub struct EpochBatches {
+    receivers: Vec<Receiver<Vec<LoadedExample>>>,
+    workers: Vec<JoinHandle<()>>,
+    next: usize,
+    total: usize,
+    device: Device,
+}
+
+impl Iterator for EpochBatches {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        if self.next == self.total {
+            return None;
+        }
+        let worker = self.next % self.receivers.len();
+        self.next += 1;
+        match self.receivers[worker].recv() {
+            Ok(items) => Some(stack(items, &self.device)),
+            // The worker panicked; surface its panic here rather than end early.
+            Err(_) => match self.workers.remove(worker).join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("a worker ended before sending its batches"),
+            },
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! * [`voc`]: Pascal VOC 2012 in its standard layout.
 //! * [`folders`]: the user's own images and masks with a `classes.toml`.
 //! * [`synthetic`]: a generated dataset in VOC layout (`fcn synth`), the built-in default.
-//! * [`augment`]: random crop, flip and normalisation; [`loader`]: batching on Burn's
-//!   data loader.
+//! * [`augment`]: random crop, flip and normalisation; [`loader`]: batches in an order
+//!   fixed by the seed, loaded on worker threads.
 //!
 //! Bad files give a [`DataError`] naming the file; with `skip_bad` they are skipped,
 //! warned about, and counted instead.

@@ -182,7 +182,8 @@ impl Fcn {
     /// A freshly initialised model: random backbone, Xavier-uniform class convolution,
     /// bilinear upsampling.
     ///
-    /// Call [`FcnConfig::validate`] first for a configuration a user gave.
+    /// Call [`FcnConfig::validate`] first for a configuration a user gave, and
+    /// `device.seed(s)` for weights that repeat from run to run.
     pub fn new(config: &FcnConfig, device: &Device) -> Self {
         let backbone = ResNet18::build(&mut Source::Init, config.width, device);
         let head = FcnHead::build(

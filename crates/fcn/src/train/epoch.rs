@@ -1,11 +1,8 @@
 //! One epoch: batches through the network, the loss and its gradient, an optimiser
 //! step each, a stop on a non-finite loss; then validation.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoader;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -14,16 +11,14 @@ use super::config::{TrainConfig, learning_rate};
 use super::progress::Progress;
 use super::run_dir::EpochRecord;
 use crate::data::Split;
-use crate::data::loader::{self, Augmentation, AugmentedSplit, Batch};
+use crate::data::loader::{Augmentation, AugmentedSplit, Batch, Loader};
 use crate::error::{FcnError, Result};
 use crate::infer::{self, TileOptions};
 use crate::model::{Fcn, FcnConfig, FcnNet};
 
 /// The training data as batches, and what the schedule needs to know of it.
 pub(super) struct Batches {
-    loader: Arc<dyn DataLoader<Batch>>,
-    /// The epoch the loader's items are cropped and flipped for.
-    epoch: Arc<AtomicU64>,
+    loader: Loader,
     /// Class weights of the loss, if any.
     weights: Option<Tensor<1>>,
     pub per_epoch: usize,
@@ -57,25 +52,22 @@ impl Batches {
         };
         let (dataset, dropped) = AugmentedSplit::new(train, aug);
         dropped.iter().for_each(|d| progress.skipped(d));
-        let n = burn::data::dataset::Dataset::len(&dataset);
-        if n == 0 {
+        if dataset.is_empty() {
             return Err(FcnError::Config(
                 "no training image is at least as large as the crop (--pad-small pads them instead)"
                     .into(),
             ));
         }
-        let epoch = dataset.epoch();
         let (batch, seed) = (config.batch_size, Some(config.seed));
-        let loader = loader::build(dataset, batch, seed, config.workers, device);
+        let loader = Loader::new(dataset, batch, seed, config.workers, device);
         let weights = config
             .class_weights
             .as_ref()
             .map(|w| Tensor::<1>::from_data(TensorData::new(w.clone(), [w.len()]), device));
         Ok(Batches {
+            per_epoch: loader.batches(),
             loader,
-            epoch,
             weights,
-            per_epoch: n.div_ceil(config.batch_size),
         })
     }
 }
@@ -136,11 +128,9 @@ impl Epochs<'_> {
         let (batches, config) = (&self.batches, self.config);
         let total = self.total_steps();
         let mut net = net;
-        batches.epoch.store(epoch as u64, Ordering::Relaxed);
         progress.epoch_start(epoch, batches.per_epoch);
         let mut totals = Totals::default();
-        for batch in batches.loader.iter() {
-            let batch = batch.map_err(|e| FcnError::Input(format!("data loader: {e}")))?;
+        for batch in batches.loader.epoch(epoch as u64) {
             for f in &batch.failures {
                 match config.skip_bad {
                     true => progress.skipped(f),

@@ -25,6 +25,10 @@ static BAND_ELEMENTS: AtomicUsize = AtomicUsize::new(1 << 18);
 /// Pieces of work per thread to aim for, so uneven pieces still balance.
 const PIECES_PER_THREAD: usize = 4;
 
+/// How many partial weight gradients [`weight_grad_by_bands`] adds; enough to keep
+/// every thread of a large machine busy.
+const PARTIAL_SUMS: usize = 32;
+
 /// Column-side rows per band when the lowered matrix has `lowered_rows` rows.
 fn band_rows(geo: &Geometry, lowered_rows: usize) -> usize {
     let per_row = (lowered_rows * geo.col[2]).max(1);
@@ -194,31 +198,39 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     };
     let per_unit = geo.col[1].div_ceil(rows).max(1);
     let units = geo.batch * g;
-    (0..units * per_unit)
+    let add_piece = |buf: &mut Vec<f32>, acc: &mut [f32], piece: usize| {
+        let (unit, band) = (piece / per_unit, piece % per_unit);
+        let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
+        let width = (y1 - y0) * cw;
+        let grp = unit % g;
+        let src = &img[unit * icg * plane..(unit + 1) * icg * plane];
+        let grad_col = &col[unit * mg * p..(unit + 1) * mg * p];
+        let lhs = Mat::strided(&grad_col[y0 * cw..], mg, width, p);
+        let lowered = if geo.is_pointwise() {
+            Mat::strided(&src[y0 * cw..], k, width, p)
+        } else {
+            im2col(geo, src, icg, (y0, y1), buf);
+            Mat::row_major(&buf[..k * width], k, width)
+        };
+        let out = &mut acc[grp * mg * k..(grp + 1) * mg * k];
+        matmul(out, k, lhs, lowered.t(), true, Parallelism::None);
+    };
+    // A fixed number of partial sums, added in order: the gradient does not depend
+    // on how rayon happens to split the work, so a seeded run repeats exactly.
+    let pieces = units * per_unit;
+    let partials = pieces.min(PARTIAL_SUMS);
+    let sums: Vec<Vec<f32>> = (0..partials)
         .into_par_iter()
-        .fold(
-            || (lowered_buffer(geo, k), vec![0.0f32; g * mg * k]),
-            |(mut buf, mut acc), piece| {
-                let (unit, band) = (piece / per_unit, piece % per_unit);
-                let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
-                let width = (y1 - y0) * cw;
-                let grp = unit % g;
-                let src = &img[unit * icg * plane..(unit + 1) * icg * plane];
-                let grad_col = &col[unit * mg * p..(unit + 1) * mg * p];
-                let lhs = Mat::strided(&grad_col[y0 * cw..], mg, width, p);
-                let lowered = if geo.is_pointwise() {
-                    Mat::strided(&src[y0 * cw..], k, width, p)
-                } else {
-                    im2col(geo, src, icg, (y0, y1), &mut buf);
-                    Mat::row_major(&buf[..k * width], k, width)
-                };
-                let out = &mut acc[grp * mg * k..(grp + 1) * mg * k];
-                matmul(out, k, lhs, lowered.t(), true, Parallelism::None);
-                (buf, acc)
-            },
-        )
-        .map(|(_, acc)| acc)
-        .reduce_with(|mut a, b| {
+        .map(|i| {
+            let (mut buf, mut acc) = (lowered_buffer(geo, k), vec![0.0f32; g * mg * k]);
+            for piece in i * pieces / partials..(i + 1) * pieces / partials {
+                add_piece(&mut buf, &mut acc, piece);
+            }
+            acc
+        })
+        .collect();
+    sums.into_iter()
+        .reduce(|mut a, b| {
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             a
         })

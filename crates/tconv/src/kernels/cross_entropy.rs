@@ -57,15 +57,15 @@ pub fn cross_entropy(
         crate::kernels::simd::wide(|| image_pass(img, labels, (c, plane), ignore, scale, grad))
     };
     let inputs = x.par_chunks(image).zip(labels.par_chunks(plane));
-    match grad {
+    let per_image: Vec<Totals> = match grad {
         Some(g) => inputs
             .zip(g.par_chunks_mut(image))
             .map(|(i, g)| pass(i, Some(g)))
-            .reduce(Totals::default, Totals::add),
-        None => inputs
-            .map(|i| pass(i, None))
-            .reduce(Totals::default, Totals::add),
-    }
+            .collect(),
+        None => inputs.map(|i| pass(i, None)).collect(),
+    };
+    // Added in image order, so the loss repeats exactly from run to run.
+    per_image.into_iter().fold(Totals::default(), Totals::add)
 }
 
 /// One image `[c, plane]`, block by block.
