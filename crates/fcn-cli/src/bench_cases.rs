@@ -13,9 +13,8 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Serialize;
 
 use fcn::model::{Fcn, FcnConfig, FcnNet};
+use fcn::ops::flops::counting;
 use fcn::ops::{self, Kernels};
-// A window's output side: the same arithmetic for convolutions and pooling.
-use tconv::kernels::pool::pooled_side;
 
 /// One benchmark: our time, the baseline's, and our arithmetic rate.
 #[derive(Debug, Clone, Serialize)]
@@ -133,12 +132,8 @@ fn median_ms(seconds: f64, mut run: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-fn conv_flops(out_elems: usize, in_per_group: usize, kernel: usize) -> f64 {
-    2.0 * out_elems as f64 * in_per_group as f64 * (kernel * kernel) as f64
-}
-
 fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device) -> BenchRow {
-    let [n, c, h, w] = case.input;
+    let c = case.input[1];
     let x = Tensor::<4>::random(case.input, Distribution::Uniform(-0.5, 0.5), device);
     let (ms, baseline_ms, flops) = if case.transposed {
         let conv: ConvTranspose2d =
@@ -147,16 +142,11 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
                 .with_padding([case.padding; 2])
                 .with_bias(false)
                 .init(device);
-        let ours = median_ms(seconds, || {
-            drop(ops::conv_transpose2d(&conv, x.clone(), Kernels::Tconv))
-        });
+        let run = || drop(ops::conv_transpose2d(&conv, x.clone(), Kernels::Tconv));
+        let ((), flops) = counting(run);
+        let ours = median_ms(seconds, run);
         let base = median_ms(base_s, || drop(conv.forward(x.clone())));
-        // Every input element meets every kernel tap of every output channel.
-        (
-            ours,
-            base,
-            conv_flops(n * c * h * w, case.out_channels, case.kernel),
-        )
+        (ours, base, flops)
     } else {
         let conv: Conv2d = Conv2dConfig::new([c, case.out_channels], [case.kernel; 2])
             .with_stride([case.stride; 2])
@@ -168,14 +158,11 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
             ))
             .with_bias(false)
             .init(device);
-        let out = ops::conv2d(&conv, x.clone(), Kernels::Tconv)
-            .shape()
-            .num_elements();
-        let ours = median_ms(seconds, || {
-            drop(ops::conv2d(&conv, x.clone(), Kernels::Tconv))
-        });
+        let run = || drop(ops::conv2d(&conv, x.clone(), Kernels::Tconv));
+        let ((), flops) = counting(run);
+        let ours = median_ms(seconds, run);
         let base = median_ms(base_s, || drop(conv.forward(x.clone())));
-        (ours, base, conv_flops(out, c, case.kernel))
+        (ours, base, flops)
     };
     BenchRow {
         name: case.name.to_string(),
@@ -185,30 +172,11 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
     }
 }
 
-/// Convolution FLOPs of one forward pass of `net` on `batch` images of `h × w`.
-pub fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
-    let mut total = 0.0;
-    let mut size = (h, w);
-    let mut conv = |conv: &Conv2d, size: (usize, usize)| {
-        let [cout, cin_g, k, _] = conv.weight.dims();
-        let (s, p) = (conv.stride[0], k / 2);
-        let out = (pooled_side(size.0, k, s, p), pooled_side(size.1, k, s, p));
-        total += conv_flops(batch * cout * out.0 * out.1, cin_g, k);
-        out
-    };
-    let b = &net.backbone;
-    size = conv(&b.conv1, size);
-    size = (pooled_side(size.0, 3, 2, 1), pooled_side(size.1, 3, 2, 1));
-    for block in b.stages.iter().flatten() {
-        if let Some(d) = &block.downsample {
-            conv(&d.conv, size);
-        }
-        size = conv(&block.conv1, size);
-        size = conv(&block.conv2, size);
-    }
-    size = conv(&net.head.final_conv, size);
-    let [cin, cout, k, _] = net.head.transpose_conv.weight.dims();
-    total + conv_flops(batch * cin * size.0 * size.1, cout, k)
+/// Convolution FLOPs of one forward pass of `net` on `batch` images of `h × w`,
+/// as the ops count them.
+fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
+    let x = Tensor::<4>::zeros([batch, 3, h, w], &net.devices()[0]);
+    counting(|| drop(net.forward(x))).1
 }
 
 /// The textbook's network: ResNet-18 (width 64) with 21 classes.

@@ -117,6 +117,27 @@ fn missing_and_misshapen_tensors_are_listed_together() {
 }
 
 #[test]
+fn a_widest_stem_alone_is_refused_without_building_the_widest_network() {
+    // The stem's 512 channels (the widest allowed) imply a ResNet of 715 million
+    // values; the parameters are initialised lazily, so finding the rest missing
+    // allocates none of them (initialising them would take minutes here).
+    let path = tmp("widest_stem.safetensors");
+    let mut state = StateDict::default();
+    let stem = vec![0.01; 512 * 3 * 7 * 7];
+    state.insert("0.weight", NamedTensor::new(vec![512, 3, 7, 7], stem));
+    let final_conv = vec![0.01; 2 * 4096];
+    state.insert(
+        "final_conv.weight",
+        NamedTensor::new(vec![2, 4096, 1, 1], final_conv),
+    );
+    weights::write_safetensors(&path, &state, HashMap::new()).unwrap();
+    let started = std::time::Instant::now();
+    let m = load_err(&path);
+    assert!(m.contains("missing keys: 1.weight, 1.bias"), "{m}");
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
+
+#[test]
 fn non_finite_weights_and_negative_variances_are_refused() {
     let path = saved_with("nan.safetensors", |state, _| {
         state.tensors.get_mut("4.1.conv2.weight").unwrap().data[5] = f32::NAN;

@@ -11,7 +11,7 @@ use ndarray::{Array2, Array4, ArrayView4, s};
 
 use super::head::FcnHead;
 use super::layers::tensor;
-use super::resnet::{ResNet18, Source};
+use super::resnet::ResNet18;
 use crate::error::{FcnError, Result};
 use crate::ops::Kernels;
 use crate::state::{StateDict, StateReader};
@@ -28,6 +28,19 @@ pub struct FcnNet {
 }
 
 impl FcnNet {
+    /// A fresh network for `config` (see [`Fcn::new`]). Parameters are initialised
+    /// lazily, when first used: building one only to load weights into it costs
+    /// nothing for the weights it replaces.
+    pub fn init(config: &FcnConfig, device: &Device) -> Self {
+        let backbone = ResNet18::init(config.width, device);
+        let head = FcnHead::init(backbone.out_channels(), config.num_classes, device);
+        Self {
+            backbone,
+            head,
+            kernels: Kernels::default(),
+        }
+    }
+
     /// Logits `[N, num_classes, H, W]` for a normalised batch `[N, 3, H, W]` whose sides
     /// are multiples of 32 (other sizes give a map of 32 × ⌈side / 32⌉-ish; use
     /// [`Fcn::logits`], which pads and crops).
@@ -139,22 +152,15 @@ impl FcnConfig {
     }
 
     /// Bytes of the model's tensors (parameters and BatchNorm statistics, f32), from
-    /// the architecture's shapes alone, for a memory estimate before building it.
+    /// the architecture's shapes alone (nothing is initialised), for a memory
+    /// estimate before building it.
     pub fn weight_bytes(&self) -> u64 {
-        let (w, c) = (self.width as u64, self.num_classes as u64);
-        let bn = |ch: u64| 4 * ch;
-        let mut n = 3 * w * 49 + bn(w);
-        for s in 0..4 {
-            let cout = w << s;
-            let cin = if s == 0 { w } else { cout / 2 };
-            n += 9 * cin * cout + 27 * cout * cout + 4 * bn(cout);
-            if s > 0 {
-                n += cin * cout + bn(cout);
-            }
-        }
-        let (k, _, _) = super::head::UPSAMPLE;
-        n += 8 * w * c + c + c * c * (k * k) as u64 + c;
-        4 * n
+        let net = FcnNet::init(self, &Device::flex());
+        let values: usize = super::names::layout(&net)
+            .iter()
+            .map(|(_, shape)| shape.iter().product::<usize>())
+            .sum();
+        4 * values as u64
     }
 }
 
@@ -185,23 +191,7 @@ impl Fcn {
     /// Call [`FcnConfig::validate`] first for a configuration a user gave, and
     /// `device.seed(s)` for weights that repeat from run to run.
     pub fn new(config: &FcnConfig, device: &Device) -> Self {
-        let backbone = ResNet18::build(&mut Source::Init, config.width, device);
-        let head = FcnHead::build(
-            &mut Source::Init,
-            backbone.out_channels(),
-            config.num_classes,
-            device,
-        );
-        Self {
-            net: FcnNet {
-                backbone,
-                head,
-                kernels: Kernels::default(),
-            },
-            meta: config.clone(),
-            device: device.clone(),
-            origin: None,
-        }
+        Self::from_net(FcnNet::init(config, device), config.clone(), device)
     }
 
     /// A model of `net` (trained or being trained) with its description.
@@ -284,22 +274,13 @@ impl Fcn {
             .map_err(|e| FcnError::weights(path, format!("metadata: {e}")))?;
         let source = path.display().to_string();
         let mut reader = StateReader::new(&source, &loaded.state);
-        let backbone = ResNet18::build(&mut Source::State(&mut reader), width, device);
-        let head_source = &mut if torchvision {
-            Source::Init
-        } else {
-            Source::State(&mut reader)
-        };
-        let head = FcnHead::build(head_source, backbone.out_channels(), classes, device);
+        // A torchvision backbone keeps the fresh head.
+        let net = super::names::load(FcnNet::init(&meta, device), &mut reader, torchvision);
         let mut ignored = reader.finish(|k| torchvision && k.starts_with("fc."))?;
         ignored.extend(loaded.integer_keys.iter().cloned());
         ignored.sort();
         Ok(Self {
-            net: FcnNet {
-                backbone,
-                head,
-                kernels: Kernels::default(),
-            },
+            net,
             meta,
             device: device.clone(),
             origin: Some(LoadReport {

@@ -2,14 +2,12 @@
 //! class, then a transposed convolution (kernel 64, stride 32, padding 16) that
 //! brings the map back to the input's size, initialised to bilinear upsampling.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::Initializer;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::tensor::{Device, Shape, Tensor};
 
-use burn::tensor::{Device, Tensor};
-
-use super::layers::{ConvSpec, load_conv_transpose2d, load_conv2d, tensor, transpose_conv_config};
-use super::resnet::Source;
+use super::layers::tensor;
 use crate::ops::{Kernels, conv_transpose2d, conv2d};
 
 /// Kernel, stride and padding of the upsampling layer: ×32, the backbone's total stride.
@@ -31,45 +29,46 @@ fn default_bias(len: usize, fan_in: usize, device: &Device) -> Param<Tensor<1>> 
     .init([len], device)
 }
 
+/// The bilinear upsampling kernel `[classes, classes, k, k]`, computed only when
+/// first used (a model about to be loaded never computes it).
+fn bilinear(classes: usize, k: usize, device: &Device) -> Param<Tensor<4>> {
+    let shape = [classes, classes, k, k];
+    let init = move |device: &Device, grad: bool| {
+        let w = tconv::bilinear_kernel(classes, classes, k);
+        tensor(w.into_raw_vec_and_offset().0, shape, device).set_require_grad(grad)
+    };
+    Param::uninitialized(
+        ParamId::new(),
+        init,
+        device.clone(),
+        true,
+        Shape::from(shape),
+    )
+}
+
 impl FcnHead {
-    pub fn build(
-        src: &mut Source,
-        in_channels: usize,
-        num_classes: usize,
-        device: &Device,
-    ) -> Self {
+    /// Xavier-uniform class scores with PyTorch's default bias, and bilinear
+    /// upsampling, as the textbook initialises them.
+    pub fn init(in_channels: usize, num_classes: usize, device: &Device) -> Self {
         let (k, s, p) = UPSAMPLE;
-        let tconfig = transpose_conv_config(num_classes, k, s, p);
-        match src {
-            Source::Init => {
-                let mut final_conv = Conv2dConfig::new([in_channels, num_classes], [1, 1])
-                    .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-                    .init(device);
-                final_conv.bias = Some(default_bias(num_classes, in_channels, device));
-                let mut transpose_conv = tconfig.init(device);
-                let w = tconv::bilinear_kernel(num_classes, num_classes, k);
-                let shape = [num_classes, num_classes, k, k];
-                transpose_conv.weight =
-                    Param::from_tensor(tensor(w.into_raw_vec_and_offset().0, shape, device));
-                transpose_conv.bias = Some(default_bias(num_classes, num_classes * k * k, device));
-                Self {
-                    final_conv,
-                    transpose_conv,
-                }
-            }
-            Source::State(r) => {
-                let mut spec = ConvSpec::new([in_channels, num_classes], 1, 1, 0);
-                spec.bias = true;
-                Self {
-                    final_conv: load_conv2d(r, "final_conv", spec, device),
-                    transpose_conv: load_conv_transpose2d(r, "transpose_conv", &tconfig, device),
-                }
-            }
+        let mut final_conv = Conv2dConfig::new([in_channels, num_classes], [1, 1])
+            .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+            .init(device);
+        final_conv.bias = Some(default_bias(num_classes, in_channels, device));
+        let mut transpose_conv = ConvTranspose2dConfig::new([num_classes; 2], [k, k])
+            .with_stride([s, s])
+            .with_padding([p, p])
+            .init(device);
+        transpose_conv.weight = bilinear(num_classes, k, device);
+        transpose_conv.bias = Some(default_bias(num_classes, num_classes * k * k, device));
+        Self {
+            final_conv,
+            transpose_conv,
         }
     }
 
     pub fn num_classes(&self) -> usize {
-        self.final_conv.weight.dims()[0]
+        self.final_conv.weight.lazy_shape()[0]
     }
 
     pub fn forward(&self, features: Tensor<4>, k: Kernels) -> Tensor<4> {

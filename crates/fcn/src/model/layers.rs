@@ -1,33 +1,17 @@
-//! Burn layers built from named tensors (or freshly initialised) and written back
-//! to named tensors, with PyTorch's parameter names (`weight`, `bias`,
-//! `running_mean`, `running_var`).
+//! The layers' configurations and initialisations (as torchvision's), and their
+//! forward passes where PyTorch's semantics differ from Burn's (BatchNorm's running
+//! variance) or a fused kernel serves (convolution, BatchNorm, residual, ReLU).
 
-use burn::module::{Param, RunningState};
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::ops::Kernels;
-use crate::state::{NamedTensor, StateReader};
+use crate::state::NamedTensor;
 
 /// A tensor from row-major values.
 pub fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(data, shape), device)
-}
-
-/// The tensor `key` of shape `shape` from `r`; where it is missing or misshapen (which
-/// `r` reports), a one-value stand-in, so that a bad file never makes us allocate
-/// the shape it implies.
-pub fn tensor_from<const D: usize>(
-    r: &mut StateReader,
-    key: &str,
-    shape: [usize; D],
-    device: &Device,
-) -> Tensor<D> {
-    match r.take(key, &shape) {
-        Some(values) => tensor(values, shape, device),
-        None => tensor(vec![0.0], [1; D], device),
-    }
 }
 
 /// The values of a tensor, row-major, with its shape.
@@ -39,44 +23,20 @@ pub fn named<const D: usize>(t: &Tensor<D>) -> NamedTensor {
     NamedTensor::new(t.dims().to_vec(), values)
 }
 
-/// The shape of a 2-D convolution.
-#[derive(Debug, Clone, Copy)]
-pub struct ConvSpec {
-    pub channels: [usize; 2],
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-    pub bias: bool,
-}
-
-impl ConvSpec {
-    pub fn new(channels: [usize; 2], kernel: usize, stride: usize, padding: usize) -> Self {
-        Self {
-            channels,
-            kernel,
-            stride,
-            padding,
-            bias: false,
-        }
-    }
-
-    fn weight_shape(&self) -> [usize; 4] {
-        [self.channels[1], self.channels[0], self.kernel, self.kernel]
-    }
-
-    fn config(&self) -> Conv2dConfig {
-        let p = self.padding;
-        Conv2dConfig::new(self.channels, [self.kernel; 2])
-            .with_stride([self.stride; 2])
-            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-            .with_bias(self.bias)
-    }
-}
-
-/// A convolution initialised as torchvision initialises ResNet's: Kaiming-normal,
-/// fan-out, for ReLU.
-pub fn init_conv2d(spec: ConvSpec, device: &Device) -> Conv2d {
-    spec.config()
+/// A backbone convolution (square kernel, no bias: a BatchNorm follows),
+/// initialised as torchvision initialises ResNet's: Kaiming-normal, fan-out, for ReLU.
+pub fn conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    device: &Device,
+) -> Conv2d {
+    let p = padding;
+    Conv2dConfig::new(channels, [kernel; 2])
+        .with_stride([stride; 2])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_bias(false)
         .with_initializer(Initializer::KaimingNormal {
             gain: std::f64::consts::SQRT_2,
             fan_out_only: true,
@@ -84,84 +44,9 @@ pub fn init_conv2d(spec: ConvSpec, device: &Device) -> Conv2d {
         .init(device)
 }
 
-/// A convolution whose weight (and bias, if the spec has one) come from `prefix.weight`
-/// and `prefix.bias`.
-pub fn load_conv2d(r: &mut StateReader, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
-    // Built at one channel, then given the file's tensors: nothing of the
-    // (file-implied) full size is allocated before the file is known to hold it.
-    let one = ConvSpec {
-        channels: [1, 1],
-        ..spec
-    };
-    let mut conv = one
-        .config()
-        .with_initializer(Initializer::Zeros)
-        .init(device);
-    let shape = spec.weight_shape();
-    conv.weight = Param::from_tensor(tensor_from(r, &format!("{prefix}.weight"), shape, device));
-    if spec.bias {
-        let c = spec.channels[1];
-        let bias = tensor_from(r, &format!("{prefix}.bias"), [c], device);
-        conv.bias = Some(Param::from_tensor(bias));
-    }
-    conv
-}
-
-/// A transposed convolution num_classes → num_classes with the FCN's kernel, stride
-/// and padding; its parameters come from `init` or from the state dict.
-pub fn transpose_conv_config(
-    channels: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> ConvTranspose2dConfig {
-    ConvTranspose2dConfig::new([channels, channels], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding([padding, padding])
-}
-
-pub fn load_conv_transpose2d(
-    r: &mut StateReader,
-    prefix: &str,
-    config: &ConvTranspose2dConfig,
-    device: &Device,
-) -> ConvTranspose2d {
-    // As in `load_conv2d`: built at one channel, then given the file's tensors.
-    let one = ConvTranspose2dConfig {
-        channels: [1, 1],
-        ..config.clone()
-    };
-    let mut conv = one.with_initializer(Initializer::Zeros).init(device);
-    conv.channels = config.channels;
-    let [i, o] = config.channels;
-    let [kh, kw] = config.kernel_size;
-    let shape = [i, o, kh, kw];
-    conv.weight = Param::from_tensor(tensor_from(r, &format!("{prefix}.weight"), shape, device));
-    if config.bias {
-        let bias = tensor_from(r, &format!("{prefix}.bias"), [o], device);
-        conv.bias = Some(Param::from_tensor(bias));
-    }
-    conv
-}
-
 /// BatchNorm with PyTorch's defaults (epsilon 1e-5, momentum 0.1).
-pub fn init_batch_norm(channels: usize, device: &Device) -> BatchNorm {
+pub fn batch_norm_layer(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
-}
-
-pub fn load_batch_norm(
-    r: &mut StateReader,
-    prefix: &str,
-    channels: usize,
-    device: &Device,
-) -> BatchNorm {
-    let mut bn = init_batch_norm(channels, device);
-    let mut get = |name: &str| tensor_from(r, &format!("{prefix}.{name}"), [channels], device);
-    bn.gamma = Param::from_tensor(get("weight"));
-    bn.beta = Param::from_tensor(get("bias"));
-    bn.running_mean = RunningState::new(get("running_mean"));
-    bn.running_var = RunningState::new(get("running_var"));
-    bn
 }
 
 /// BatchNorm as PyTorch applies it: batch statistics in training (on an autodiff

@@ -1,13 +1,20 @@
-//! The network's tensors under PyTorch's names, from Burn's own walk of the module
-//! (`ModuleSnapshot::collect` with its PyTorch adapter for BatchNorm's `weight` and
-//! `bias`): the model's structure is written once, in its Burn modules, and this
-//! file only says how Burn's field paths read in the textbook's `nn.Sequential`.
+//! The network's tensors under PyTorch's names. The structure is written once, in
+//! the Burn modules; Burn's own walks over them (`ModuleVisitor`, `ModuleMapper`)
+//! serve the layout (keys and shapes, read without computing lazily initialised
+//! values), saving and loading, and this file only says how Burn's field paths read
+//! in the textbook's `nn.Sequential`.
+//!
+//! Our own walk rather than `burn-store`'s `collect`/`apply`: `collect` computes
+//! every lazily initialised tensor (the layout of a model about to be loaded must
+//! not), and the loader checks each tensor against the file with our own messages
+//! (`StateReader`).
 
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
 
 use super::fcn::FcnNet;
 use super::resnet::FIRST_STAGE;
-use crate::state::{NamedTensor, StateDict};
+use crate::state::{NamedTensor, StateDict, StateReader};
 
 /// The PyTorch key of the tensor Burn calls `path` in an [`FcnNet`]:
 /// `backbone.conv1` → `0`, `backbone.bn1` → `1`, `backbone.stages.S` → `4+S`, a
@@ -30,19 +37,141 @@ pub fn pytorch_key(path: &str) -> String {
         .replace(".downsample.bn.", ".downsample.1.")
 }
 
+/// Where a walk over the network is: Burn's field path and the struct that owns
+/// each field.
+#[derive(Default)]
+struct Position {
+    path: Vec<String>,
+    owners: Vec<String>,
+}
+
+impl Position {
+    fn enter(&mut self, name: &str, owner: &str) {
+        self.path.push(name.to_string());
+        self.owners.push(owner.to_string());
+    }
+
+    fn exit(&mut self) {
+        self.path.pop();
+        self.owners.pop();
+    }
+
+    /// The PyTorch key of the tensor reached; BatchNorm's `gamma` and `beta` are
+    /// PyTorch's `weight` and `bias`.
+    fn key(&self) -> String {
+        let mut path = self.path.clone();
+        if self.owners.last().is_some_and(|o| o == "Struct:BatchNorm")
+            && let Some(field) = path.last_mut()
+        {
+            match field.as_str() {
+                "gamma" => *field = "weight".into(),
+                "beta" => *field = "bias".into(),
+                _ => {}
+            }
+        }
+        pytorch_key(&path.join("."))
+    }
+
+    fn in_head(&self) -> bool {
+        self.path.first().is_some_and(|p| p == "head")
+    }
+}
+
+/// Lists keys and shapes, and values too when `values`.
+struct Lister {
+    at: Position,
+    values: bool,
+    found: Vec<(String, Vec<usize>, Option<NamedTensor>)>,
+}
+
+impl ModuleVisitor for Lister {
+    fn enter_module(&mut self, name: &str, owner: &str) {
+        self.at.enter(name, owner);
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.at.exit();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = self.values.then(|| super::layers::named(&param.val()));
+        let shape = param.lazy_shape().to_vec();
+        self.found.push((self.at.key(), shape, values));
+    }
+}
+
+fn list(net: &FcnNet, values: bool) -> Vec<(String, Vec<usize>, Option<NamedTensor>)> {
+    let mut lister = Lister {
+        at: Position::default(),
+        values,
+        found: Vec::new(),
+    };
+    net.visit(&mut lister);
+    lister.found
+}
+
+/// The PyTorch key and shape of every tensor of `net`, in module order; lazily
+/// initialised parameters stay uncomputed.
+pub fn layout(net: &FcnNet) -> Vec<(String, Vec<usize>)> {
+    list(net, false)
+        .into_iter()
+        .map(|(key, shape, _)| (key, shape))
+        .collect()
+}
+
 /// Every parameter and BatchNorm statistic of `net` under its PyTorch key.
 pub fn state_dict(net: &FcnNet) -> StateDict {
     let mut dict = StateDict::default();
-    for t in net.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
-        let bytes = t.to_bytes().expect("a module's own tensors are readable");
-        let values = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
-        let key = pytorch_key(&t.name);
-        dict.insert(key, NamedTensor::new(t.shape.to_vec(), values));
+    for (key, _, tensor) in list(net, true) {
+        dict.insert(key, tensor.expect("values were asked for"));
     }
     dict
+}
+
+/// Replaces each tensor of the network with the reader's tensor of its key.
+struct Loader<'r, 'a> {
+    at: Position,
+    reader: &'r mut StateReader<'a>,
+    skip_head: bool,
+}
+
+impl ModuleMapper for Loader<'_, '_> {
+    fn enter_module(&mut self, name: &str, owner: &str) {
+        self.at.enter(name, owner);
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.at.exit();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if self.skip_head && self.at.in_head() {
+            return param;
+        }
+        let shape = param.lazy_shape();
+        match self.reader.take(&self.at.key(), &shape) {
+            Some(values) => {
+                let device = param.lazy_device();
+                let tensor = Tensor::from_data(TensorData::new(values, shape), &device);
+                let id = param.id;
+                param.transform_for_load(tensor, id)
+            }
+            // Reported by the reader; the parameter stays as it was (and uncomputed).
+            None => param,
+        }
+    }
+}
+
+/// `net` with every tensor taken from `reader` by its PyTorch key (the head's
+/// too unless `skip_head`); missing and misshapen tensors are left to the reader
+/// to report.
+pub fn load(net: FcnNet, reader: &mut StateReader, skip_head: bool) -> FcnNet {
+    let mut loader = Loader {
+        at: Position::default(),
+        reader,
+        skip_head,
+    };
+    net.map(&mut loader)
 }
 
 #[cfg(test)]

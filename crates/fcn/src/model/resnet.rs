@@ -12,19 +12,8 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::layers::{
-    ConvSpec, conv_bn, init_batch_norm, init_conv2d, load_batch_norm, load_conv2d,
-};
+use super::layers::{batch_norm_layer as bn, conv, conv_bn};
 use crate::ops::Kernels;
-use crate::state::StateReader;
-
-/// How a layer's parameters are obtained.
-pub enum Source<'r, 'a> {
-    /// Fresh random initialisation.
-    Init,
-    /// From a state dict, by name.
-    State(&'r mut StateReader<'a>),
-}
 
 /// The 1×1 stride-2 convolution and BatchNorm on the shortcut where the shape changes.
 #[derive(Module, Debug)]
@@ -44,53 +33,18 @@ pub struct BasicBlock {
     pub downsample: Option<Downsample>,
 }
 
-fn conv(src: &mut Source, prefix: &str, spec: ConvSpec, device: &Device) -> Conv2d {
-    match src {
-        Source::Init => init_conv2d(spec, device),
-        Source::State(r) => load_conv2d(r, prefix, spec, device),
-    }
-}
-
-fn make_batch_norm(src: &mut Source, prefix: &str, channels: usize, device: &Device) -> BatchNorm {
-    match src {
-        Source::Init => init_batch_norm(channels, device),
-        Source::State(r) => load_batch_norm(r, prefix, channels, device),
-    }
-}
-
 impl BasicBlock {
-    fn build(
-        src: &mut Source,
-        prefix: &str,
-        channels: [usize; 2],
-        stride: usize,
-        device: &Device,
-    ) -> Self {
+    fn init(channels: [usize; 2], stride: usize, device: &Device) -> Self {
         let [cin, cout] = channels;
         let downsample = (stride != 1 || cin != cout).then(|| Downsample {
-            conv: conv(
-                src,
-                &format!("{prefix}.downsample.0"),
-                ConvSpec::new([cin, cout], 1, stride, 0),
-                device,
-            ),
-            bn: make_batch_norm(src, &format!("{prefix}.downsample.1"), cout, device),
+            conv: conv([cin, cout], 1, stride, 0, device),
+            bn: bn(cout, device),
         });
         Self {
-            conv1: conv(
-                src,
-                &format!("{prefix}.conv1"),
-                ConvSpec::new([cin, cout], 3, stride, 1),
-                device,
-            ),
-            bn1: make_batch_norm(src, &format!("{prefix}.bn1"), cout, device),
-            conv2: conv(
-                src,
-                &format!("{prefix}.conv2"),
-                ConvSpec::new([cout, cout], 3, 1, 1),
-                device,
-            ),
-            bn2: make_batch_norm(src, &format!("{prefix}.bn2"), cout, device),
+            conv1: conv([cin, cout], 3, stride, 1, device),
+            bn1: bn(cout, device),
+            conv2: conv([cout, cout], 3, 1, 1, device),
+            bn2: bn(cout, device),
             downsample,
         }
     }
@@ -120,18 +74,16 @@ pub(super) const FIRST_STAGE: usize = 4;
 impl ResNet18 {
     /// `width` is the channel count of the first stage: 64 for the real ResNet-18
     /// (and for any pretrained weights); smaller widths train faster.
-    pub fn build(src: &mut Source, width: usize, device: &Device) -> Self {
-        let conv1 = conv(src, "0", ConvSpec::new([3, width], 7, 2, 3), device);
-        let bn1 = make_batch_norm(src, "1", width, device);
+    pub fn init(width: usize, device: &Device) -> Self {
+        let (conv1, bn1) = (conv([3, width], 7, 2, 3, device), bn(width, device));
         let mut stages = Vec::new();
         let mut cin = width;
         for s in 0..4 {
             let cout = width << s;
             let stride = if s == 0 { 1 } else { 2 };
-            let prefix = FIRST_STAGE + s;
             stages.push(vec![
-                BasicBlock::build(src, &format!("{prefix}.0"), [cin, cout], stride, device),
-                BasicBlock::build(src, &format!("{prefix}.1"), [cout, cout], 1, device),
+                BasicBlock::init([cin, cout], stride, device),
+                BasicBlock::init([cout, cout], 1, device),
             ]);
             cin = cout;
         }
@@ -151,7 +103,7 @@ impl ResNet18 {
         self.stages
             .last()
             .and_then(|s| s.last())
-            .map_or(0, |b| b.bn2.gamma.dims()[0])
+            .map_or(0, |b| b.bn2.gamma.lazy_shape()[0])
     }
 
     pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {

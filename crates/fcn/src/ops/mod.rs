@@ -13,6 +13,7 @@
 
 mod autodiff;
 mod backend;
+pub mod flops;
 
 use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
@@ -45,20 +46,25 @@ pub fn on_tconv(x: &Tensor<4>, kernels: Kernels) -> bool {
 
 /// `conv`'s forward pass.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
-    let Some(params) = tconv_params(conv, &x, kernels) else {
-        return conv.forward(x);
+    let y = match tconv_params(conv, &x, kernels) {
+        None => conv.forward(x),
+        Some(params) => {
+            let bias = conv.bias.as_ref().map(|b| b.val().into_dispatch());
+            Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                MaybeTensor::from_option(bias),
+                params,
+            ))
+        }
     };
-    let bias = MaybeTensor::from_option(conv.bias.as_ref().map(|b| b.val().into_dispatch()));
-    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        bias,
-        params,
-    ))
+    flops::conv(y.dims(), conv.weight.dims());
+    y
 }
 
 /// `conv`'s forward pass.
 pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    flops::conv_transpose(x.dims(), conv.weight.dims());
     if !on_tconv(&x, kernels) {
         return conv.forward(x);
     }
@@ -122,7 +128,7 @@ pub fn conv2d_affine(
         .filter(|_| conv.bias.is_none())
         .expect("conv2d_affine takes convolutions can_fuse accepts");
     let residual = MaybeTensor::from_option(residual.map(Tensor::into_dispatch));
-    Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d_affine(
+    let y = Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d_affine(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         scale.into_dispatch(),
@@ -130,7 +136,9 @@ pub fn conv2d_affine(
         residual,
         relu,
         params,
-    ))
+    ));
+    flops::conv(y.dims(), conv.weight.dims());
+    y
 }
 
 /// `pool`'s forward pass on `tconv`'s kernel (differentiable on an autodiff device)
