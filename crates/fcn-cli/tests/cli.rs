@@ -4,7 +4,7 @@
 mod common;
 
 use common::{fails_with, fcn, s, text, tmp};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
@@ -218,33 +218,39 @@ fn synth_train_eval_segment_round_trip() {
     );
 }
 
+/// A folder for test `name` with `n` synthetic 64×96 images in `data/`; returns
+/// the folder, the data and `run/` (not created).
+fn small_data(name: &str, n: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = tmp(name);
+    let (data, run) = (dir.join("data"), dir.join("run"));
+    let o = fcn(&["synth", "--out", s(&data), "--n", n, "--size", "64x96"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    (dir, data, run)
+}
+
+/// `fcn train` of a width-8 network on `data` into `run`, 64×96 crops, batches of 2.
+fn small_training(data: &Path, run: &Path) -> Vec<String> {
+    let (data, run) = (s(data), s(run));
+    ["train", "--data", data, "--out", run, "--crop", "64x96"]
+        .into_iter()
+        .chain(["--width", "8", "--batch-size", "2"])
+        .map(String::from)
+        .collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
-    let dir = tmp("sigkill");
-    let data = dir.join("data");
-    let run = dir.join("run");
-    assert!(
-        fcn(&["synth", "--out", s(&data), "--n", "12", "--size", "64x96"])
-            .status
-            .success()
-    );
-    let args = [
-        "train",
-        "--data",
-        s(&data),
-        "--out",
-        s(&run),
-        "--crop",
-        "64x96",
-        "--width",
-        "8",
-        "--batch-size",
-        "2",
-        "--epochs",
-        "20",
-        "--lr",
-        "0.01",
-    ];
+    let (dir, data, run) = small_data("sigkill", "12");
+    let train = |run: &Path| {
+        let mut args = small_training(&data, run);
+        args.extend(["--epochs", "20", "--lr", "0.01"].map(String::from));
+        args
+    };
+    let args = train(&run);
     let mut child = Command::new(env!("CARGO_BIN_EXE_fcn"))
         .args(args)
         .stderr(std::process::Stdio::null())
@@ -279,9 +285,7 @@ fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
     // The seed fixes the initial weights, the batches and every crop, so the run
     // killed and resumed ends with the very weights of a run left alone.
     let whole = dir.join("whole");
-    let mut uninterrupted = args;
-    uninterrupted[4] = s(&whole);
-    let o = fcn(&uninterrupted);
+    let o = fcn(&strs(&train(&whole)));
     assert!(o.status.success(), "{}", text(&o).1);
     let weights = |run: &Path| std::fs::read(run.join("model.safetensors")).unwrap();
     assert!(weights(&run) == weights(&whole), "resumed weights differ");
@@ -289,28 +293,9 @@ fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
 
 #[test]
 fn a_diverging_loss_stops_with_a_message() {
-    let dir = tmp("nan");
-    let data = dir.join("data");
-    let run = dir.join("run");
-    assert!(
-        fcn(&["synth", "--out", s(&data), "--n", "6", "--size", "64x96"])
-            .status
-            .success()
-    );
-    let base = [
-        "train",
-        "--data",
-        s(&data),
-        "--out",
-        s(&run),
-        "--crop",
-        "64x96",
-        "--width",
-        "8",
-        "--batch-size",
-        "2",
-    ];
-    let ok = fcn(&[&base[..], &["--epochs", "1", "--lr", "0.01"]].concat());
+    let (dir, data, run) = small_data("nan", "6");
+    let base = small_training(&data, &run);
+    let ok = fcn(&[&strs(&base)[..], &["--epochs", "1", "--lr", "0.01"]].concat());
     assert!(ok.status.success(), "{:?}", text(&ok));
     let saved = std::fs::read(run.join("model.safetensors")).unwrap();
     // A second run in the same directory with an absurd learning rate diverges.

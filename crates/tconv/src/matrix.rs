@@ -10,7 +10,7 @@
 
 use ndarray::{Array2, ArrayView2, ArrayView4, s};
 
-use crate::shape::{Geometry, MAX_ELEMENTS};
+use crate::shape::Geometry;
 use crate::{Conv2dParams, ConvError, ConvTranspose2dParams};
 
 /// The textbook's single-channel cross-correlation (stride 1, no padding):
@@ -57,13 +57,7 @@ fn tap_matrix(geo: &Geometry, weight: ArrayView4<f32>) -> Result<Array2<f32>, Co
     let rows = geo.col[0] * geo.col_plane();
     let cols = geo.img[0] * geo.img_plane();
     let elements = rows as u128 * cols as u128;
-    if elements > MAX_ELEMENTS {
-        return Err(ConvError::TooLarge {
-            array: "convolution matrix",
-            elements,
-            limit: MAX_ELEMENTS,
-        });
-    }
+    crate::shape::check_elements("convolution matrix", elements)?;
     let [_, ih, iw] = geo.img;
     let [_, ch, cw] = geo.col;
     let mut m = Array2::zeros((rows, cols));

@@ -10,7 +10,7 @@
 
 use ndarray::{Array1, Array2, Array4, ArrayView1, ArrayView2, ArrayView4, s};
 
-use crate::shape::{Geometry, MAX_ELEMENTS};
+use crate::shape::Geometry;
 use crate::{Conv2dParams, ConvError, ConvGrads, ConvTranspose2dParams};
 
 /// The textbook's single-channel transposed convolution (stride 1, no padding):
@@ -118,17 +118,10 @@ pub fn conv_transpose2d(
 }
 
 /// Refuses the reference's own intermediate arrays (`dims` grown by `extra`) when
-/// they would exceed [`MAX_ELEMENTS`]; the fast kernels never build them.
+/// they would exceed [`crate::shape::MAX_ELEMENTS`]; the fast kernels never build them.
 fn check_alloc(array: &'static str, dims: [usize; 4], extra: [u128; 4]) -> Result<(), ConvError> {
     let elements: u128 = (0..4).map(|i| dims[i] as u128 + extra[i]).product();
-    if elements > MAX_ELEMENTS {
-        return Err(ConvError::TooLarge {
-            array,
-            elements,
-            limit: MAX_ELEMENTS,
-        });
-    }
-    Ok(())
+    crate::shape::check_elements(array, elements)
 }
 
 fn scatter_untrimmed(

@@ -28,14 +28,9 @@ pub fn conv2d_output_size(
     p: &Conv2dParams,
 ) -> Result<[usize; 2], ConvError> {
     check_conv_params(p)?;
-    check_kernel(kernel)?;
+    check_sides(input, kernel)?;
     let mut out = [0; 2];
     for d in 0..2 {
-        if input[d] == 0 {
-            return Err(ConvError::EmptyOutput {
-                rule: format!("input {} is 0", DIMS[d]),
-            });
-        }
         let padded = input[d] as u128 + 2 * p.padding[d] as u128;
         let span = p.dilation[d] as u128 * (kernel[d] as u128 - 1) + 1;
         if padded < span {
@@ -60,14 +55,9 @@ pub fn conv_transpose2d_output_size(
     p: &ConvTranspose2dParams,
 ) -> Result<[usize; 2], ConvError> {
     check_transpose_params(p)?;
-    check_kernel(kernel)?;
+    check_sides(input, kernel)?;
     let mut out = [0; 2];
     for d in 0..2 {
-        if input[d] == 0 {
-            return Err(ConvError::EmptyOutput {
-                rule: format!("input {} is 0", DIMS[d]),
-            });
-        }
         let full = (input[d] as u128 - 1) * p.stride[d] as u128
             + p.dilation[d] as u128 * (kernel[d] as u128 - 1)
             + p.output_padding[d] as u128
@@ -93,14 +83,31 @@ pub fn conv_transpose2d_output_size(
     Ok(out)
 }
 
-fn to_usize(v: u128, array: &'static str) -> Result<usize, ConvError> {
-    if v > MAX_ELEMENTS {
-        return Err(ConvError::TooLarge {
-            array,
-            elements: v,
-            limit: MAX_ELEMENTS,
-        });
+/// A kernel the checks accept, and an input with both sides non-zero.
+fn check_sides(input: [usize; 2], kernel: [usize; 2]) -> Result<(), ConvError> {
+    check_kernel(kernel)?;
+    match (0..2).find(|&d| input[d] == 0) {
+        Some(d) => Err(ConvError::EmptyOutput {
+            rule: format!("input {} is 0", DIMS[d]),
+        }),
+        None => Ok(()),
     }
+}
+
+/// Refuses an array of more than [`MAX_ELEMENTS`] elements, naming it.
+pub(crate) fn check_elements(array: &'static str, elements: u128) -> Result<(), ConvError> {
+    match elements > MAX_ELEMENTS {
+        true => Err(ConvError::TooLarge {
+            array,
+            elements,
+            limit: MAX_ELEMENTS,
+        }),
+        false => Ok(()),
+    }
+}
+
+fn to_usize(v: u128, array: &'static str) -> Result<usize, ConvError> {
+    check_elements(array, v)?;
     Ok(v as usize)
 }
 
@@ -302,13 +309,7 @@ impl Geometry {
             ),
         ];
         for (array, elements) in checks {
-            if elements > MAX_ELEMENTS {
-                return Err(ConvError::TooLarge {
-                    array,
-                    elements,
-                    limit: MAX_ELEMENTS,
-                });
-            }
+            check_elements(array, elements)?;
         }
         Ok(())
     }

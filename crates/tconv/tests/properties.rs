@@ -37,6 +37,42 @@ fn dot(a: &Array4<f32>, b: &Array4<f32>) -> f64 {
         .sum()
 }
 
+/// The fast transposed convolution, its gradients and `grads`' equal the reference's,
+/// or both refuse the case alike.
+fn transpose_matches_reference(c: &Case) -> Result<(), TestCaseError> {
+    let (x, w, b, p) = (
+        c.input(),
+        c.transpose_weight(),
+        c.bias(),
+        c.transpose_params(),
+    );
+    let fast = tconv::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+    let slow = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+    match (fast, slow) {
+        (Ok(fast), Ok(slow)) => {
+            close("output", &fast, &slow)?;
+            let gy = common::array4(c.seed + 3, slow.dim());
+            let fg = tconv::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p)
+                .unwrap();
+            let sg =
+                reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p)
+                    .unwrap();
+            close("grad_input", &fg.input, &sg.input)?;
+            close("grad_weight", &fg.weight, &sg.weight)?;
+            let gi = grads::conv_transpose2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
+            let gw = grads::conv_transpose2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
+            close("grads::conv_transpose2d_input_grad", &gi, &sg.input)?;
+            close("grads::conv_transpose2d_weight_grad", &gw, &sg.weight)?;
+            if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
+                close("grad_bias", &f, s)?;
+            }
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -72,47 +108,13 @@ proptest! {
 
     #[test]
     fn fast_conv_transpose2d_equals_reference(c in case()) {
-        let (x, w, b, p) = (c.input(), c.transpose_weight(), c.bias(), c.transpose_params());
-        let fast = tconv::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        let slow = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        match (fast, slow) {
-            (Ok(fast), Ok(slow)) => {
-                close("output", &fast, &slow)?;
-                let gy = common::array4(c.seed + 3, slow.dim());
-                let fg = tconv::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
-                let sg = reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
-                close("grad_input", &fg.input, &sg.input)?;
-                close("grad_weight", &fg.weight, &sg.weight)?;
-                let gi = grads::conv_transpose2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
-                let gw = grads::conv_transpose2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
-                close("grads::conv_transpose2d_input_grad", &gi, &sg.input)?;
-                close("grads::conv_transpose2d_weight_grad", &gw, &sg.weight)?;
-                if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
-                    close("grad_bias", &f, s)?;
-                }
-            }
-            (Err(a), Err(b)) => prop_assert_eq!(a, b),
-            (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
-        }
+        transpose_matches_reference(&c)?;
     }
 
     #[test]
     fn sub_pixel_transposed_convolution_equals_reference(c in subpixel_case()) {
-        let (x, w, b, p) = (c.input(), c.transpose_weight(), c.bias(), c.transpose_params());
-        let fast = tconv::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        let slow = reference::conv_transpose2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        match (fast, slow) {
-            (Ok(fast), Ok(slow)) => {
-                close("output", &fast, &slow)?;
-                let gy = common::array4(c.seed + 3, slow.dim());
-                let fg = tconv::conv_transpose2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
-                let sg = reference::conv_transpose2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap();
-                close("grad_input", &fg.input, &sg.input)?;
-                close("grad_weight", &fg.weight, &sg.weight)?;
-            }
-            (Err(a), Err(b)) => prop_assert_eq!(a, b),
-            (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
-        }
+        transpose_matches_reference(&c)?;
+        let x = c.input();
         // The same three products serve a strided convolution with these taps.
         let cp = c.conv_params();
         let wc = c.conv_weight();

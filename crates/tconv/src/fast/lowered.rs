@@ -57,6 +57,22 @@ fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Vec<f32> {
 }
 
 /// A pointer that threads may share because each writes a disjoint part.
+/// The sizes every lowered product works with: groups `g`; image-side and
+/// column-side channels per group `icg`, `mg`; rows of the lowered (im2col) matrix
+/// `k = icg · kH · kW`; the column-side plane `p = H' · W'` and width `cw`; the
+/// image-side plane `H · W`.
+fn sizes(geo: &Geometry) -> (usize, usize, usize, usize, usize, usize, usize) {
+    (
+        geo.groups,
+        geo.img_group_channels(),
+        geo.col_group_channels(),
+        geo.lowered_rows(),
+        geo.col_plane(),
+        geo.col[2],
+        geo.img_plane(),
+    )
+}
+
 #[derive(Clone, Copy)]
 pub(super) struct SharedOut(pub(super) *mut f32);
 // SAFETY: used only to write disjoint elements from different threads (see callers).
@@ -72,17 +88,7 @@ impl SharedOut {
 /// `col[n, group] = W_group · im2col(img[n, group])` for every image and group.
 /// `img` is `[N, img_channels, H, W]` and `col` `[N, col_channels, H', W']`, both dense.
 pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
-    let (g, icg, mg) = (
-        geo.groups,
-        geo.img_group_channels(),
-        geo.col_group_channels(),
-    );
-    let (k, p, cw, plane) = (
-        geo.lowered_rows(),
-        geo.col_plane(),
-        geo.col[2],
-        geo.img_plane(),
-    );
+    let (g, icg, mg, k, p, cw, plane) = sizes(geo);
     assert_eq!(col.len(), geo.batch * geo.col[0] * p, "column side size");
     let rows = band_rows(geo, k);
     let per_unit = geo.col[1].div_ceil(rows);
@@ -116,17 +122,7 @@ pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [
 
 /// `img[n, group] += col2im(W_groupᵀ · col[n, group])` for every image and group.
 pub(crate) fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
-    let (g, icg, mg) = (
-        geo.groups,
-        geo.img_group_channels(),
-        geo.col_group_channels(),
-    );
-    let (k, p, cw, plane) = (
-        geo.lowered_rows(),
-        geo.col_plane(),
-        geo.col[2],
-        geo.img_plane(),
-    );
+    let (g, icg, mg, k, p, cw, plane) = sizes(geo);
     let taps = geo.kernel[0] * geo.kernel[1];
     // Narrow bands starve the product of columns: prefer fewer channels per block.
     let band = BAND_ELEMENTS.load(Ordering::Relaxed);
@@ -180,17 +176,7 @@ pub(crate) fn weight_grad(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> 
 /// channel leaves threads idle: the stem's gradient at the demo's size went from
 /// 8.4 to 5.9 ms (`layer_timings`). With more channels the channel split is faster.
 fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
-    let (g, icg, mg) = (
-        geo.groups,
-        geo.img_group_channels(),
-        geo.col_group_channels(),
-    );
-    let (k, p, cw, plane) = (
-        geo.lowered_rows(),
-        geo.col_plane(),
-        geo.col[2],
-        geo.img_plane(),
-    );
+    let (g, icg, mg, k, p, cw, plane) = sizes(geo);
     let rows = if geo.is_pointwise() {
         geo.col[1].max(1)
     } else {
@@ -240,17 +226,7 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
 /// [`weight_grad`] split over blocks of image channels: each piece owns its
 /// columns of the result, so nothing is summed twice.
 fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
-    let (g, icg, mg) = (
-        geo.groups,
-        geo.img_group_channels(),
-        geo.col_group_channels(),
-    );
-    let (k, p, cw, plane) = (
-        geo.lowered_rows(),
-        geo.col_plane(),
-        geo.col[2],
-        geo.img_plane(),
-    );
+    let (g, icg, mg, k, p, cw, plane) = sizes(geo);
     let taps = geo.kernel[0] * geo.kernel[1];
     let cb = channel_block(icg, g);
     let blocks = icg.div_ceil(cb);
