@@ -5,7 +5,10 @@ training step of 8 images at 320x480 (SGD, lr 1e-3, weight decay 1e-3, as the te
 Prints one line per case, or with --json an array of {"name", "ms", "gflops"} under the
 names `fcn bench --json` uses, so both can run in the same minute. Needs `torch` and
 `torchvision`; the project itself never does.
-Usage: python3 scripts/bench_pytorch.py [--threads 2] [--json] [--only NAME ...]
+With --device cuda it times the network cases on the GPU (eager mode, synchronised
+after every run), with the textbook's training batch of 32 too, as `fcn bench --device
+gpu` does.
+Usage: python3 scripts/bench_pytorch.py [--threads 2] [--json] [--only NAME ...] [--device cuda]
 """
 import argparse, json, time
 import torch
@@ -23,12 +26,17 @@ SHAPES = [
 ]
 
 
+SYNC = lambda: None
+
+
 def median_ms(run):
     run()
+    SYNC()
     times, start = [], time.perf_counter()
     while len(times) < 5 or (len(times) < 50 and time.perf_counter() - start < 3.0):
         t = time.perf_counter()
         run()
+        SYNC()
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
     return times[len(times) // 2]
@@ -66,21 +74,24 @@ def conv_flops(net, x):
     return total[0]
 
 
-def model_rows(wanted):
+def model_rows(wanted, device="cpu"):
     rows = []
     for batch in (1, 8):
         name = f"fcn_infer_b{batch}"
         if not wanted(name):
             continue
-        net = fcn_net().eval()
-        x = torch.rand(batch, 3, 320, 480)
+        net = fcn_net().eval().to(device)
+        x = torch.rand(batch, 3, 320, 480, device=device)
         with torch.no_grad():
             ms = median_ms(lambda: net(x))
         rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
-    if wanted("fcn_train_b8"):
-        net = fcn_net().train()
-        x = torch.rand(8, 3, 320, 480)
-        y = torch.randint(0, 21, (8, 320, 480))
+    for batch in (8, 32) if device == "cuda" else (8,):
+        name = f"fcn_train_b{batch}"
+        if not wanted(name):
+            continue
+        net = fcn_net().train().to(device)
+        x = torch.rand(batch, 3, 320, 480, device=device)
+        y = torch.randint(0, 21, (batch, 320, 480), device=device)
         opt = torch.optim.SGD(net.parameters(), lr=1e-3, weight_decay=1e-3)
 
         def step():
@@ -90,7 +101,7 @@ def model_rows(wanted):
             opt.step()
 
         ms = median_ms(step)
-        rows.append(("fcn_train_b8", ms, 3 * conv_flops(net, x) / ms / 1e6))
+        rows.append((name, ms, 3 * conv_flops(net, x) / ms / 1e6))
     return rows
 
 
@@ -99,12 +110,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = ap.parse_args()
     wanted = lambda name: not args.only or name in args.only
     torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        global SYNC
+        SYNC = torch.cuda.synchronize
     rows = []
     with torch.no_grad():
-        for name, shape, cout, k, op, s, p in SHAPES:
+        for name, shape, cout, k, op, s, p in SHAPES if args.device == "cpu" else []:
             if not wanted(name):
                 continue
             x = torch.rand(shape) - 0.5
@@ -123,7 +138,7 @@ def main():
                 rows.append({"name": name, "ms": round(ms, 3), "gflops": round(gflops, 1)})
             else:
                 print(f"{name:<24} {ms:>10.3f} ms {gflops:>8.1f} GFLOP/s")
-    for name, ms, gflops in model_rows(wanted):
+    for name, ms, gflops in model_rows(wanted, args.device):
         if args.json:
             rows.append({"name": name, "ms": round(ms, 3), "gflops": round(gflops, 1)})
         else:

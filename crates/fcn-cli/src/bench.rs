@@ -22,6 +22,8 @@ pub struct Args {
     /// Compute threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 fn line(row: &BenchRow) -> String {
@@ -36,13 +38,15 @@ fn line(row: &BenchRow) -> String {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let device = args.device.open()?;
+    let gpu = !fcn::device::is_cpu(&device);
     if args.list {
-        for name in bench::names() {
+        for name in bench::names(gpu) {
             println!("{name}");
         }
         return Ok(());
     }
-    let known = bench::names();
+    let known = bench::names(gpu);
     for name in &args.only {
         anyhow::ensure!(
             known.contains(&name.as_str()),
@@ -59,11 +63,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         only: args.only.clone(),
         seconds: args.seconds,
         skip_baseline: args.skip_baseline,
+        device,
     };
-    eprintln!(
-        "timing on {} threads: tconv kernels (ours) and Burn's flex ops (baseline), median ms",
-        rayon::current_num_threads()
-    );
+    match gpu {
+        true => eprintln!("timing the network on the GPU with Burn's kernels, median ms"),
+        false => eprintln!(
+            "timing on {} threads: tconv kernels (ours) and Burn's flex ops (baseline), median ms",
+            rayon::current_num_threads()
+        ),
+    }
     let header = format!(
         "{:<24} {:>10} {:>10} {:>8} {:>8}",
         "name", "ours ms", "flex ms", "speed-up", "GFLOP/s"

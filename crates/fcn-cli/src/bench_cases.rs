@@ -85,10 +85,17 @@ impl KernelCase {
     }
 }
 
-/// The names `fcn bench` measures, in order.
-pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<_> = KERNELS.iter().map(|k| k.name).collect();
+/// The names `fcn bench` measures, in order: on a GPU the whole network only (the
+/// kernel cases time `tconv`, a CPU library), with the textbook's batch of 32 too.
+pub fn names(gpu: bool) -> Vec<&'static str> {
+    let mut names: Vec<_> = match gpu {
+        true => Vec::new(),
+        false => KERNELS.iter().map(|k| k.name).collect(),
+    };
     names.extend(["fcn_infer_b1", "fcn_infer_b8", "fcn_train_b8"]);
+    if gpu {
+        names.push("fcn_train_b32");
+    }
     names
 }
 
@@ -102,6 +109,9 @@ pub struct BenchOptions {
     pub seconds: f64,
     /// Time only our kernels (for profiling); the baseline reads NaN.
     pub skip_baseline: bool,
+    /// Where the network cases run; on a GPU both sides would be Burn's kernels,
+    /// so the baseline is skipped.
+    pub device: Device,
 }
 
 impl Default for BenchOptions {
@@ -110,6 +120,7 @@ impl Default for BenchOptions {
             only: Vec::new(),
             seconds: 2.0,
             skip_baseline: false,
+            device: Device::flex(),
         }
     }
 }
@@ -186,10 +197,21 @@ fn voc_net(device: &Device) -> FcnNet {
 
 const SIZE: (usize, usize) = (320, 480);
 
-/// Runs `run` with `tconv`'s kernels and then with Burn's.
-fn both((seconds, base_s): (f64, f64), mut run: impl FnMut(Kernels)) -> (f64, f64) {
-    let ours = median_ms(seconds, || run(Kernels::Tconv));
-    let base = median_ms(base_s, || run(Kernels::Burn));
+/// Runs `run` with `tconv`'s kernels and then with Burn's, each timed until
+/// `device` has finished the work (a GPU runs it asynchronously).
+fn both(
+    (seconds, base_s): (f64, f64),
+    device: &Device,
+    mut run: impl FnMut(Kernels),
+) -> (f64, f64) {
+    let mut timed = |k| {
+        run(k);
+        device
+            .sync()
+            .expect("the device finishes the benchmark's work");
+    };
+    let ours = median_ms(seconds, || timed(Kernels::Tconv));
+    let base = median_ms(base_s, || timed(Kernels::Burn));
     (ours, base)
 }
 
@@ -197,7 +219,7 @@ fn infer_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let net = voc_net(device);
     let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, device);
     let nets = [net.clone(), net.clone().with_kernels(Kernels::Burn)];
-    let (ms, baseline_ms) = both(seconds, |k| {
+    let (ms, baseline_ms) = both(seconds, device, |k| {
         drop(nets[(k == Kernels::Burn) as usize].forward(x.clone()))
     });
     BenchRow {
@@ -224,7 +246,7 @@ fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let mut optim = SgdConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
         .init();
-    let (ms, baseline_ms) = both(seconds, |k| {
+    let (ms, baseline_ms) = both(seconds, device, |k| {
         let model = net.take().expect("the model is put back after each step");
         let model = model.with_kernels(k);
         let logits = model.forward(x.clone());
@@ -242,8 +264,9 @@ fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
 
 /// Runs the selected cases, calling `done` after each.
 pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<BenchRow> {
-    let device = Device::flex();
-    let base_s = if options.skip_baseline {
+    let device = options.device.clone();
+    let gpu = !fcn::device::is_cpu(&device);
+    let base_s = if options.skip_baseline || gpu {
         f64::NAN
     } else {
         options.seconds
@@ -255,7 +278,7 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
         done(&row);
         rows.push(row);
     };
-    for case in KERNELS.iter().filter(|c| wanted(c.name)) {
+    for case in KERNELS.iter().filter(|c| !gpu && wanted(c.name)) {
         push(kernel_row(case, seconds, &device));
     }
     for batch in [1, 8] {
@@ -263,8 +286,11 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
             push(infer_row(batch, seconds, &device));
         }
     }
-    if wanted("fcn_train_b8") {
-        push(train_row(8, seconds, &device));
+    for batch in [8, 32] {
+        let name = format!("fcn_train_b{batch}");
+        if names(gpu).contains(&name.as_str()) && wanted(&name) {
+            push(train_row(batch, seconds, &device));
+        }
     }
     rows
 }

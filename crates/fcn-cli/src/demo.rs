@@ -41,6 +41,8 @@ pub struct Args {
     seed: u64,
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -112,7 +114,7 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
     }
     .with_num_classes(classes.len());
     config.class_names = classes.names.clone();
-    let device = burn::tensor::Device::flex();
+    let device = args.device.open()?;
     device.seed(args.seed);
     let model = Fcn::new(&config, &device);
     let train_config = TrainConfig {

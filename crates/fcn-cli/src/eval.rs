@@ -28,6 +28,8 @@ pub struct Args {
     max_pixels: u64,
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -40,7 +42,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     let split = data::open(&args.data, &args.split, &options).context("cannot open the dataset")?;
-    let device = burn::tensor::Device::flex();
+    let device = args.device.open()?;
     let config = FcnConfig::default().with_num_classes(split.classes.len());
     let model =
         Fcn::load_trained_with(&args.weights, &config, &device).context("cannot load weights")?;

@@ -4,6 +4,7 @@ mod allocator;
 mod bench;
 mod bench_cases;
 mod demo;
+mod device;
 mod eval;
 mod export;
 mod font;

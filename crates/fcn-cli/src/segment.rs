@@ -37,6 +37,8 @@ pub struct Args {
     max_pixels: u64,
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -113,7 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         eprintln!("shard has no images (fewer images than shards); nothing to do");
         return Ok(());
     }
-    let device = burn::tensor::Device::flex();
+    let device = args.device.open()?;
     let model = Fcn::load_trained(&args.weights, &device).context("cannot load weights")?;
     let bar = crate::progress::bar(files.len() as u64, "segment");
     let palette = voc_palette();

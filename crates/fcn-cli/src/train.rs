@@ -107,6 +107,8 @@ pub struct Args {
     /// decoding what fits (0: decode every time)
     #[arg(long, default_value_t = data::DEFAULT_CACHE_BYTES >> 20)]
     cache_mib: usize,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 /// Progress bar per epoch, one summary line after each.
@@ -341,7 +343,7 @@ fn build_model(
     resume: bool,
     classes: &fcn::data::Classes,
 ) -> anyhow::Result<Fcn> {
-    let device = burn::tensor::Device::flex();
+    let device = args.device.open()?;
     if resume {
         let model = Fcn::load(run_dir.join("model.safetensors"), &device)
             .context("cannot load the run's model")?;

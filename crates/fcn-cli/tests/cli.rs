@@ -126,14 +126,13 @@ fn synth_train_eval_segment_round_trip() {
     );
 
     let weights = run.join("model.safetensors");
-    let o = fcn(&[
-        "eval",
-        "--data",
-        s(&data),
-        "--weights",
-        s(&weights),
-        "--json",
-    ]);
+    eval_reports_every_metric(&data, &weights);
+    segment_writes_masks_and_reports_failures(&dir, &data, &weights);
+    segment_shards_and_eval_checks_the_classes(&dir, &data, &weights);
+}
+
+fn eval_reports_every_metric(data: &Path, weights: &Path) {
+    let o = fcn(&["eval", "--data", s(data), "--weights", s(weights), "--json"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let m: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -148,9 +147,11 @@ fn synth_train_eval_segment_round_trip() {
     }
     assert_eq!(m["per_class"].as_array().unwrap().len(), 7);
     assert!(m["per_class"][0].get("iou").is_some() && m["per_class"][0]["name"] == "background");
+}
 
-    // Segment two good images and one corrupt file: the good ones are written, the
-    // bad one is reported, and the exit status says something failed.
+/// Two good images and one corrupt file: the good ones are written, the bad one is
+/// reported, and the exit status says something failed.
+fn segment_writes_masks_and_reports_failures(dir: &Path, data: &Path, weights: &Path) {
     let images = data.join("VOC2012/JPEGImages");
     let corrupt = dir.join("corrupt.jpg");
     std::fs::write(&corrupt, b"\xFF\xD8\xFF garbage").unwrap();
@@ -161,7 +162,7 @@ fn synth_train_eval_segment_round_trip() {
         &glob,
         s(&corrupt),
         "--weights",
-        s(&weights),
+        s(weights),
         "--out",
         s(&out_dir),
         "--overlay",
@@ -181,14 +182,20 @@ fn synth_train_eval_segment_round_trip() {
         png::ColorType::Indexed
     );
     assert!(out_dir.join("synth_000001_overlay.png").exists());
+}
 
+fn segment_shards_and_eval_checks_the_classes(dir: &Path, data: &Path, weights: &Path) {
+    let glob = format!(
+        "{}/synth_00000[01].jpg",
+        data.join("VOC2012/JPEGImages").display()
+    );
     // Sharding: 1/2 takes the second of the two images.
     let shard_dir = dir.join("shard");
     let o = fcn(&[
         "segment",
         &glob,
         "--weights",
-        s(&weights),
+        s(weights),
         "--out",
         s(&shard_dir),
         "--shard",
@@ -201,7 +208,7 @@ fn synth_train_eval_segment_round_trip() {
 
     // Weights for another number of classes than the data.
     let voc_weights = dir.join("voc.safetensors");
-    let o = fcn(&["export", s(&weights), "--out", s(&voc_weights)]);
+    let o = fcn(&["export", s(weights), "--out", s(&voc_weights)]);
     assert!(o.status.success());
     let voc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcn/tests/fixtures/voc_mini");
     fails_with(

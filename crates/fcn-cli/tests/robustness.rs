@@ -240,3 +240,27 @@ fn segment_never_overwrites_inputs_and_keeps_clashing_names_apart() {
     ]);
     assert!(o.status.success(), "{:?}", text(&o));
 }
+
+/// Without the `gpu` feature, asking for a GPU says how to build one; `auto` and the
+/// environment variable fall back to, or choose, the CPU.
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn a_gpu_needs_the_gpu_feature() {
+    let needle = "needs a build with the `gpu` feature";
+    fails_with(&["bench", "--device", "gpu", "--list"], needle);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fcn"))
+        .args(["bench", "--list"])
+        .env("FCN_DEVICE", "gpu")
+        .output()
+        .unwrap();
+    assert!(text(&o).1.contains(needle), "{}", text(&o).1);
+    let o = fcn(&["bench", "--device", "auto", "--list"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("device: CPU"), "{err}");
+    assert!(out.contains("conv7x7_stem"), "{out}");
+    fails_with(
+        &["bench", "--device", "tpu"],
+        "invalid value 'tpu' for '--device",
+    );
+}

@@ -21,6 +21,7 @@
 
 pub mod classes;
 pub mod data;
+pub mod device;
 mod error;
 pub mod infer;
 pub mod loss;

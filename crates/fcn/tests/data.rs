@@ -1,5 +1,6 @@
-//! Datasets: VOC (palette and colour masks), own folders, the synthetic set,
-//! augmentation, batching, and a clear error naming the file for each kind of bad input.
+//! Datasets: VOC (palette and colour masks), own folders, the synthetic set, and a
+//! clear error naming the file for each kind of bad input (augmentation and batching:
+//! `loader.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use fcn::data::colormap::{IGNORE, VOC_BORDER, VOC_COLORMAP, voc_palette};
 use fcn::data::decode::write_palette_png;
 use fcn::data::loader::{Augmentation, AugmentedSplit, Loader};
 use fcn::data::synthetic::{self, SynthConfig};
-use fcn::data::{self, ReadOptions, augment};
+use fcn::data::{self, ReadOptions};
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
 
@@ -285,112 +286,6 @@ fn synthetic_set_is_deterministic_and_varied() {
     }
 }
 
-#[test]
-fn crops_and_flips_keep_image_and_mask_aligned() {
-    let image = RgbImage::from_fn(8, 6, |x, y| Rgb([x as u8, y as u8, 0]));
-    let mask = Array2::from_shape_fn((6, 8), |(y, x)| (y * 8 + x) as u8);
-    let s = data::Sample {
-        name: "t".into(),
-        image,
-        mask,
-    };
-    let mut rng = augment::Rng::new(1);
-    for _ in 0..20 {
-        let c = augment::hflip(&augment::random_crop(&s, 4, 5, &mut rng));
-        assert_eq!(c.mask.dim(), (4, 5));
-        for ((y, x), &l) in c.mask.indexed_iter() {
-            let p = c.image.get_pixel(x as u32, y as u32);
-            assert_eq!(l as usize, p[1] as usize * 8 + p[0] as usize);
-        }
-    }
-    let padded = augment::pad_to(&s, 10, 9, [1, 2, 3]);
-    assert_eq!(padded.mask.dim(), (10, 9));
-    assert_eq!(padded.mask[[9, 8]], IGNORE);
-    assert_eq!(padded.image.get_pixel(8, 9).0, [1, 2, 3]);
-    let n = augment::normalize(&s.image, [0.5, 0.0, 0.0], [0.5, 1.0, 1.0]);
-    assert_eq!(n[3], (3.0 / 255.0 - 0.5) / 0.5);
-}
-
-fn aug(crop: Option<(usize, usize)>, pad_small: bool, seed: u64) -> Augmentation {
-    Augmentation {
-        crop,
-        pad_small,
-        flip: true,
-        mean: [0.485, 0.456, 0.406],
-        std: [0.229, 0.224, 0.225],
-        seed,
-    }
-}
-
-#[test]
-fn loader_batches_deterministically_and_filters_small_images() {
-    let dir = tmp("synth_loader");
-    synthetic::generate(
-        &dir,
-        &SynthConfig {
-            n: 5,
-            seed: 1,
-            size: (40, 60),
-            val_fraction: 0.0,
-        },
-        |_| {},
-    )
-    .unwrap();
-    let split = || data::open(&dir, "train", &ReadOptions::default()).unwrap();
-    let device = burn::tensor::Device::flex();
-    // Every batch of an epoch: its item names and pixels, in the order they came.
-    let batches = |seed, workers, epoch| {
-        let (ds, dropped) = AugmentedSplit::new(split(), aug(Some((32, 48)), false, seed));
-        assert!(dropped.is_empty());
-        let loader = Loader::new(ds, 2, Some(seed), workers, &device);
-        assert_eq!(loader.batches(), 3);
-        let mut out = Vec::new();
-        for b in loader.epoch(epoch) {
-            let [n, h, w] = b.labels.dims();
-            // A 32×48 crop is padded to the network's multiple of 32; the padding's
-            // label is the ignored 255.
-            assert_eq!((h, w), (32, 64));
-            let labels = b
-                .labels
-                .to_data()
-                .convert::<i64>()
-                .try_to_vec::<i64>()
-                .unwrap();
-            for row in labels.chunks(w) {
-                assert!(row[48..].iter().all(|&l| l == 255));
-            }
-            assert!(n <= 2);
-            let pixels = b.images.to_data().try_to_vec::<f32>().unwrap();
-            out.push((b.names, pixels));
-        }
-        out
-    };
-    let a = batches(4, 2, 1);
-    let mut names: Vec<String> = a.iter().flat_map(|(n, _)| n.clone()).collect();
-    names.sort();
-    names.dedup();
-    assert_eq!(names.len(), 5);
-    // The same seed and epoch give the same batches in the same order, whatever
-    // the number of loading threads.
-    assert_eq!(a, batches(4, 1, 1));
-    assert_eq!(a, batches(4, 3, 1));
-    assert_ne!(a, batches(5, 2, 1));
-    assert_ne!(a, batches(4, 2, 2));
-    let (small, dropped) = AugmentedSplit::new(split(), aug(Some((50, 60)), false, 0));
-    assert_eq!((small.len(), dropped.len()), (0, 5));
-    assert!(
-        dropped[0]
-            .to_string()
-            .contains("smaller than the crop 60×50")
-    );
-    let (padded, dropped) = AugmentedSplit::new(split(), aug(Some((50, 60)), true, 0));
-    assert!(dropped.is_empty());
-    let e = padded.example(0, 0).unwrap();
-    // The 50×60 crop, padded to the network's multiple of 32.
-    assert_eq!(e.size, (64, 64));
-    assert!(e.mask.contains(&(IGNORE as i64)));
-}
-
 /// A one-image VOC dataset whose image or mask bytes are replaced.
 fn voc_with(name: &str, image: Option<&[u8]>, mask: Option<Vec<u8>>) -> PathBuf {
     let dir = tmp(name);
@@ -538,7 +433,15 @@ fn bad_items_reach_the_batch_as_failures() {
     let jpg = std::fs::read(fixture("voc_mini/VOC2012/JPEGImages/2011_003271.jpg")).unwrap();
     let dir = voc_with("bad_batch", Some(&jpg[..100]), None);
     let split = data::open(&dir, "train", &ReadOptions::default()).unwrap();
-    let (ds, _) = AugmentedSplit::new(split, aug(None, false, 0));
+    let aug = Augmentation {
+        crop: None,
+        pad_small: false,
+        flip: false,
+        mean: [0.5; 3],
+        std: [0.5; 3],
+        seed: 0,
+    };
+    let (ds, _) = AugmentedSplit::new(split, aug);
     let loader = Loader::new(ds, 1, None, 1, &burn::tensor::Device::flex());
     let batch = loader.epoch(0).next().unwrap();
     assert_eq!(batch.names.len(), 0);

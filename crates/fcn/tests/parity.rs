@@ -55,7 +55,7 @@ fn torchvision_backbone_features_match_pytorch() {
 }
 
 fn torchvision_backbone_features_match_pytorch_on(g: &Golden) {
-    let device = Device::flex();
+    let device = common::test_device();
     let model = Fcn::load(g.path("resnet18_torchvision.pth"), &device).unwrap();
     let report = model.origin.as_ref().unwrap();
     assert!(report.ignored_keys.contains(&"fc.weight".to_string()));
@@ -77,7 +77,7 @@ fn textbook_fcn_logits_match_pytorch() {
 }
 
 fn textbook_fcn_logits_match_pytorch_on(g: &Golden) {
-    let device = Device::flex();
+    let device = common::test_device();
     let model = Fcn::load(g.path("fcn_d2l.pth"), &device).unwrap();
     assert_eq!(model.num_classes(), g.num_classes());
     let input = npy(g, "input.npy").into_dimensionality().unwrap();
@@ -93,7 +93,7 @@ fn one_training_step_matches_pytorch() {
 }
 
 fn one_training_step_matches_pytorch_on(g: &Golden) {
-    let device = Device::flex();
+    let device = common::test_device();
     let model = Fcn::load_with(g.path("fcn_d2l.pth"), &FcnConfig::default(), &device).unwrap();
     let net = model.net.train();
     let ad = device.clone().autodiff();
@@ -156,8 +156,12 @@ fn one_training_step_matches_pytorch_on(g: &Golden) {
         1e-3,
     );
 
-    // PyTorch updates the running variance with the unbiased batch variance; recompute
-    // it independently from the stem convolution (tconv) and the stored statistics.
+    assert_unbiased_running_var(g, &net);
+}
+
+/// PyTorch updates the running variance with the unbiased batch variance; recompute
+/// it independently from the stem convolution (tconv) and the stored statistics.
+fn assert_unbiased_running_var(g: &Golden, net: &fcn::FcnNet) {
     let state = fcn::weights::read(&g.path("fcn_d2l.pth")).unwrap().state;
     let w = &state.tensors["0.weight"];
     let w = ndarray::Array4::from_shape_vec((w.shape[0], 3, 7, 7), w.data.clone()).unwrap();

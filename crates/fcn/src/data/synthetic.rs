@@ -140,21 +140,7 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
     // Background: a random colour under two oriented waves and a texture.
     let bg = random_color(&mut rng);
     let bg_texture = random_texture(&mut rng, scale);
-    let waves: Vec<(f64, f64, f64, [f64; 3])> = (0..2)
-        .map(|_| {
-            let amp = [
-                rng.range(-0.2, 0.2),
-                rng.range(-0.2, 0.2),
-                rng.range(-0.2, 0.2),
-            ];
-            (
-                rng.range(0.02, 0.12) / scale.max(0.5),
-                rng.range(0.0, PI),
-                rng.range(0.0, 2.0 * PI),
-                amp,
-            )
-        })
-        .collect();
+    let waves = random_waves(&mut rng, scale);
     // Clutter: background-labelled strokes and blobs that objects must be told from.
     let clutter: Vec<Shape> = (0..rng.below(4) + 2)
         .map(|_| Shape {
@@ -217,6 +203,26 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
         image,
         mask: void_borders(&labels, border),
     }
+}
+
+/// Two oriented waves for the background: frequency, direction, phase and
+/// per-channel amplitude.
+fn random_waves(rng: &mut Rng, scale: f64) -> Vec<(f64, f64, f64, [f64; 3])> {
+    (0..2)
+        .map(|_| {
+            let amp = [
+                rng.range(-0.2, 0.2),
+                rng.range(-0.2, 0.2),
+                rng.range(-0.2, 0.2),
+            ];
+            (
+                rng.range(0.02, 0.12) / scale.max(0.5),
+                rng.range(0.0, PI),
+                rng.range(0.0, 2.0 * PI),
+                amp,
+            )
+        })
+        .collect()
 }
 
 /// Channel `c` of the background's oriented waves at `(fy, fx)`.

@@ -39,9 +39,10 @@ pub fn tconv_calls() -> u64 {
     backend::CALLS.get()
 }
 
-/// Whether `tconv`'s kernels run on `x`: chosen, and `x` is f32.
+/// Whether `tconv`'s kernels run on `x`: chosen, `x` is f32 and on the CPU (on a
+/// GPU, Burn's kernels run whatever the choice).
 pub fn on_tconv(x: &Tensor<4>, kernels: Kernels) -> bool {
-    kernels == Kernels::Tconv && x.dtype() == DType::F32
+    kernels == Kernels::Tconv && x.dtype() == DType::F32 && crate::device::is_cpu(&x.device())
 }
 
 /// `conv`'s forward pass.

@@ -72,3 +72,18 @@ pub fn small_config(width: usize) -> fcn::FcnConfig {
         ..fcn::FcnConfig::default().with_num_classes(3)
     }
 }
+
+/// The device the model tests run on: the CPU, or with `FCN_TEST_DEVICE=gpu` (in a
+/// build with the `gpu` feature) the GPU, Mesa's software Vulkan in CI.
+pub fn test_device() -> burn::tensor::Device {
+    match std::env::var("FCN_TEST_DEVICE").as_deref() {
+        Ok("gpu") => {
+            let selected = fcn::device::select(fcn::device::DeviceChoice::Gpu)
+                .unwrap_or_else(|e| panic!("FCN_TEST_DEVICE=gpu: {e}"));
+            eprintln!("test device: {}", selected.description);
+            selected.device
+        }
+        Ok("cpu") | Err(_) => burn::tensor::Device::flex(),
+        Ok(other) => panic!("FCN_TEST_DEVICE={other}: expected cpu or gpu"),
+    }
+}

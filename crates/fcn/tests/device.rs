@@ -1,0 +1,62 @@
+//! Training and inference on the test device (`FCN_TEST_DEVICE`: the CPU by default;
+//! CI runs this file again on the GPU, Mesa's software Vulkan): a short run learns,
+//! and its checkpoint segments the same on the CPU.
+
+mod common;
+
+use burn::tensor::Device;
+use fcn::data::synthetic::{self, SynthConfig};
+use fcn::data::{self, ReadOptions};
+use fcn::train::{self, OptimizerKind, Quiet, TrainConfig};
+use fcn::{Fcn, FcnConfig};
+
+#[test]
+fn a_short_run_learns_and_its_checkpoint_segments_alike_on_the_cpu() {
+    let device = common::test_device();
+    let dir = common::tmp("device_run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (data_dir, run) = (dir.join("data"), dir.join("run"));
+    let synth = SynthConfig {
+        n: 8,
+        seed: 5,
+        size: (64, 96),
+        val_fraction: 0.25,
+    };
+    synthetic::generate(&data_dir, &synth, |_| {}).unwrap();
+    let split = data::open(&data_dir, "train", &ReadOptions::default()).unwrap();
+    let mut config = FcnConfig {
+        width: 8,
+        ..FcnConfig::default()
+    }
+    .with_num_classes(split.classes.len());
+    config.class_names = split.classes.names.clone();
+    device.seed(0);
+    let model = Fcn::new(&config, &device);
+    let train_config = TrainConfig {
+        epochs: 6,
+        batch_size: 2,
+        lr: 0.01,
+        weight_decay: 0.0,
+        optimizer: OptimizerKind::Adam,
+        crop: Some((64, 96)),
+        ..TrainConfig::DEFAULT
+    };
+    let image = image::open(&split.items[0].image).unwrap().to_rgb8();
+    let trained = train::train(&run, model, split, None, &train_config, false, &mut Quiet).unwrap();
+    let history = train::read_state(&run).unwrap().history;
+    let (first, last) = (history[0].train_loss, history[5].train_loss);
+    assert!(last < 0.8 * first, "loss {first} → {last}");
+
+    // The checkpoint, read on the CPU, gives the masks the trained model gives.
+    let cpu = Fcn::load(run.join("model.safetensors"), &Device::flex()).unwrap();
+    let (here, there) = (
+        trained.predict(&image).unwrap(),
+        cpu.predict(&image).unwrap(),
+    );
+    let agree = here.iter().zip(&there).filter(|(a, b)| a == b).count();
+    assert!(
+        agree as f64 >= 0.999 * here.len() as f64,
+        "{agree} of {} pixels agree",
+        here.len()
+    );
+}
