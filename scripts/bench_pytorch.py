@@ -54,6 +54,29 @@ def fcn_net(num_classes=21):
     return net
 
 
+class Fcn8s(torch.nn.Module):
+    """FCN-8s on the textbook's trunk, as fcn's `--arch fcn8s` (and shared/scripts/fcn_skip.py)."""
+
+    def __init__(self, c=21):
+        super().__init__()
+        import torchvision
+        r = torchvision.models.resnet18(weights=None)
+        self.trunk = torch.nn.Sequential(*list(r.children())[:5])
+        self.layer2, self.layer3, self.layer4 = r.layer2, r.layer3, r.layer4
+        self.final_conv = torch.nn.Conv2d(512, c, 1)
+        up = lambda k, s, p: torch.nn.ConvTranspose2d(c, c, k, stride=s, padding=p, bias=False)
+        self.upscore2, self.upscore_pool4, self.upscore8 = up(4, 2, 1), up(4, 2, 1), up(16, 8, 4)
+        self.score_pool4 = torch.nn.Conv2d(256, c, 1)
+        self.score_pool3 = torch.nn.Conv2d(128, c, 1)
+
+    def forward(self, x):
+        pool3 = self.layer2(self.trunk(x))
+        pool4 = self.layer3(pool3)
+        s = self.upscore2(self.final_conv(self.layer4(pool4))) + self.score_pool4(pool4)
+        s = self.upscore_pool4(s) + self.score_pool3(pool3)
+        return self.upscore8(s)
+
+
 def conv_flops(net, x):
     """Multiply-adds of every convolution for input x, times two (as fcn bench counts)."""
     total = [0.0]
@@ -76,20 +99,27 @@ def conv_flops(net, x):
 
 def model_rows(wanted, device="cpu"):
     rows = []
-    for batch in (1, 8):
-        name = f"fcn_infer_b{batch}"
+    for prefix, build in (("fcn", fcn_net), ("fcn8s", Fcn8s)):
+        rows += arch_rows(prefix, build, wanted, device)
+    return rows
+
+
+def arch_rows(prefix, build, wanted, device):
+    rows = []
+    for batch in (1, 8) if prefix == "fcn" else (1,):
+        name = f"{prefix}_infer_b{batch}"
         if not wanted(name):
             continue
-        net = fcn_net().eval().to(device)
+        net = build().eval().to(device)
         x = torch.rand(batch, 3, 320, 480, device=device)
         with torch.no_grad():
             ms = median_ms(lambda: net(x))
         rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
-    for batch in (8, 32) if device == "cuda" else (8,):
-        name = f"fcn_train_b{batch}"
+    for batch in (8, 32) if device == "cuda" and prefix == "fcn" else (8,):
+        name = f"{prefix}_train_b{batch}"
         if not wanted(name):
             continue
-        net = fcn_net().train().to(device)
+        net = build().train().to(device)
         x = torch.rand(batch, 3, 320, 480, device=device)
         y = torch.randint(0, 21, (batch, 320, 480), device=device)
         opt = torch.optim.SGD(net.parameters(), lr=1e-3, weight_decay=1e-3)

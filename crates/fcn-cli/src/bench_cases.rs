@@ -12,7 +12,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Serialize;
 
-use fcn::model::{Fcn, FcnConfig, FcnNet};
+use fcn::model::{Arch, Fcn, FcnConfig, FcnNet};
 use fcn::ops::flops::counting;
 use fcn::ops::{self, Kernels};
 
@@ -96,6 +96,7 @@ pub fn names(gpu: bool) -> Vec<&'static str> {
     if gpu {
         names.push("fcn_train_b32");
     }
+    names.extend(["fcn8s_infer_b1", "fcn8s_train_b8"]);
     names
 }
 
@@ -190,9 +191,21 @@ fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
     counting(|| drop(net.forward(x))).1
 }
 
-/// The textbook's network: ResNet-18 (width 64) with 21 classes.
-fn voc_net(device: &Device) -> FcnNet {
-    Fcn::new(&FcnConfig::default(), device).net
+/// The textbook's network, ResNet-18 (width 64) with 21 classes, with `arch`'s head.
+fn voc_net(arch: Arch, device: &Device) -> FcnNet {
+    let config = FcnConfig {
+        arch,
+        ..FcnConfig::default()
+    };
+    Fcn::new(&config, device).net
+}
+
+/// The case names' prefix for `arch`.
+fn prefix(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Fcn32s => "fcn",
+        other => other.name(),
+    }
 }
 
 const SIZE: (usize, usize) = (320, 480);
@@ -215,15 +228,15 @@ fn both(
     (ours, base)
 }
 
-fn infer_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
-    let net = voc_net(device);
+fn infer_row(arch: Arch, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+    let net = voc_net(arch, device);
     let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, device);
     let nets = [net.clone(), net.clone().with_kernels(Kernels::Burn)];
     let (ms, baseline_ms) = both(seconds, device, |k| {
         drop(nets[(k == Kernels::Burn) as usize].forward(x.clone()))
     });
     BenchRow {
-        name: format!("fcn_infer_b{batch}"),
+        name: format!("{}_infer_b{batch}", prefix(arch)),
         ms,
         baseline_ms,
         gflops: forward_flops(&net, batch, SIZE) / ms / 1e6,
@@ -232,9 +245,9 @@ fn infer_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
 
 /// One step of the textbook's training: forward, per-pixel cross-entropy, backward,
 /// SGD with weight decay.
-fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+fn train_row(arch: Arch, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let ad = device.clone().autodiff();
-    let net0 = voc_net(device);
+    let net0 = voc_net(arch, device);
     let flops = 3.0 * forward_flops(&net0, batch, SIZE);
     let mut net = Some(net0.train());
     let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, &ad);
@@ -255,7 +268,7 @@ fn train_row(batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
         net = Some(optim.step(1e-3, model, grads));
     });
     BenchRow {
-        name: format!("fcn_train_b{batch}"),
+        name: format!("{}_train_b{batch}", prefix(arch)),
         ms,
         baseline_ms,
         gflops: flops / ms / 1e6,
@@ -281,15 +294,17 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
     for case in KERNELS.iter().filter(|c| !gpu && wanted(c.name)) {
         push(kernel_row(case, seconds, &device));
     }
-    for batch in [1, 8] {
-        if wanted(&format!("fcn_infer_b{batch}")) {
-            push(infer_row(batch, seconds, &device));
+    let listed = |name: &str| names(gpu).contains(&name) && wanted(name);
+    for arch in [Arch::Fcn32s, Arch::Fcn8s] {
+        for batch in [1, 8] {
+            if listed(&format!("{}_infer_b{batch}", prefix(arch))) {
+                push(infer_row(arch, batch, seconds, &device));
+            }
         }
-    }
-    for batch in [8, 32] {
-        let name = format!("fcn_train_b{batch}");
-        if names(gpu).contains(&name.as_str()) && wanted(&name) {
-            push(train_row(batch, seconds, &device));
+        for batch in [8, 32] {
+            if listed(&format!("{}_train_b{batch}", prefix(arch))) {
+                push(train_row(arch, batch, seconds, &device));
+            }
         }
     }
     rows

@@ -26,6 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let value = serde_json::json!({
             "file": args.weights.display().to_string(),
             "format": report.format.to_string(),
+            "arch": model.meta.arch.name(),
             "dtype": report.dtype,
             "num_classes": model.num_classes(),
             "class_names": model.meta.class_names,
@@ -39,6 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("file:         {}", args.weights.display());
     println!("format:       {}", report.format);
     println!("dtype:        {}", report.dtype);
+    println!("arch:         {}", model.meta.arch);
     println!(
         "classes:      {} ({})",
         model.num_classes(),

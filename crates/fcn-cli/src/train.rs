@@ -85,6 +85,10 @@ pub struct Args {
     /// Backbone width (64 is ResNet-18; pretrained weights need 64).
     #[arg(long, default_value_t = FcnConfig::default().width)]
     width: usize,
+    /// The head: fcn32s (the textbook's, one ×32 upsampling), fcn16s or fcn8s (skip
+    /// connections from the stride-16 and stride-8 stages: finer masks).
+    #[arg(long, value_enum, default_value_t = FcnConfig::default().arch)]
+    arch: fcn::model::Arch,
     #[arg(long)]
     freeze_backbone: bool,
     #[arg(long)]
@@ -353,6 +357,12 @@ fn build_model(
             "--width {} cannot change when resuming: the run's model has width {width}",
             args.width
         );
+        let arch = model.meta.arch;
+        anyhow::ensure!(
+            !given("arch") || args.arch == arch,
+            "--arch {} cannot change when resuming: the run's model is an {arch}",
+            args.arch
+        );
         let classes = model.num_classes();
         anyhow::ensure!(
             args.num_classes.is_none_or(|n| n == classes),
@@ -362,6 +372,7 @@ fn build_model(
     }
     let num_classes = args.num_classes.unwrap_or(classes.len());
     let mut config = FcnConfig {
+        arch: args.arch,
         width: args.width,
         ..FcnConfig::default()
     }
@@ -381,6 +392,13 @@ fn build_model(
     device.seed(args.seed);
     let model = if let Some(w) = &args.weights {
         let m = Fcn::load_with(w, &config, &device).context("cannot load --weights")?;
+        anyhow::ensure!(
+            !given("arch") || m.meta.arch == args.arch,
+            "{} is an {} but --arch says {}",
+            w.display(),
+            m.meta.arch,
+            args.arch
+        );
         anyhow::ensure!(
             m.num_classes() == num_classes,
             "{} has {} classes but the data has {num_classes}; use --num-classes or other weights",

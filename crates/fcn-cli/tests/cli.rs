@@ -380,3 +380,27 @@ fn demo_writes_its_report_and_ends_with_time_and_miou() {
     assert!(seconds > 0.0 && (0.0..=1.0).contains(&miou), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_fcn8s_trains_says_what_it_is_and_keeps_its_head_on_resume() {
+    let (_dir, data, run) = small_data("fcn8s", "6");
+    let mut args = small_training(&data, &run);
+    args.extend(["--arch", "fcn8s", "--epochs", "1", "--lr", "0.01"].map(String::from));
+    let o = fcn(&strs(&args));
+    assert!(o.status.success(), "{}", text(&o).1);
+    let weights = run.join("model.safetensors");
+    let o = fcn(&["info", s(&weights)]);
+    assert!(text(&o).0.contains("arch:         fcn8s"), "{}", text(&o).0);
+    fails_with(
+        &[
+            "train",
+            "--resume",
+            s(&run),
+            "--arch",
+            "fcn32s",
+            "--epochs",
+            "2",
+        ],
+        "--arch fcn32s cannot change when resuming: the run's model is an fcn8s",
+    );
+}

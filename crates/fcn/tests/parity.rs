@@ -4,20 +4,16 @@
 
 mod common;
 
-use common::{Golden, golden_sets};
+use common::{Golden, assert_close, golden_sets, npy, to_array};
 
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use fcn::model::layers::named;
+use fcn::model::head::Upsample;
 use fcn::{Fcn, FcnConfig};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::read_npy;
-
-fn npy(g: &Golden, name: &str) -> ArrayD<f32> {
-    read_npy(g.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 fn to_tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
     let shape: [usize; D] = a.shape().try_into().unwrap();
@@ -25,26 +21,6 @@ fn to_tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
         TensorData::new(a.iter().copied().collect::<Vec<_>>(), shape),
         device,
     )
-}
-
-fn to_array<const D: usize>(t: &Tensor<D>) -> ArrayD<f32> {
-    let n = named(t);
-    ArrayD::from_shape_vec(IxDyn(&n.shape), n.data).unwrap()
-}
-
-/// max |got − want| ≤ tol × max(1, max |want|).
-fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        err <= tol * scale,
-        "{what}: max abs error {err} > {}",
-        tol * scale
-    );
 }
 
 #[test]
@@ -122,9 +98,12 @@ fn one_training_step_matches_pytorch_on(g: &Golden) {
         "final_conv.weight",
         net.head.final_conv.weight.val().grad(&grads),
     );
+    let Upsample::X32(x32) = &net.head.upsample else {
+        panic!("the textbook's FCN is an FCN-32s");
+    };
     grad(
         "transpose_conv.weight",
-        net.head.transpose_conv.weight.val().grad(&grads),
+        x32.transpose_conv.weight.val().grad(&grads),
     );
     grad("0.weight", net.backbone.conv1.weight.val().grad(&grads));
     let bn2 = &net.backbone.stages[3][1].bn2;

@@ -1,7 +1,6 @@
 //! [`FcnNet`], the network as a Burn module, and [`Fcn`], the model a user holds:
 //! the network, its device and what it needs to be used (classes, normalisation).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use burn::module::Module;
@@ -9,13 +8,17 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use ndarray::{Array2, Array4, ArrayView4, s};
 
+pub use super::config::{
+    Arch, FcnConfig, IMAGENET_MEAN, IMAGENET_STD, INPUT_MULTIPLE, MAX_CLASSES, MAX_WIDTH,
+    VOC_CLASSES,
+};
 use super::head::FcnHead;
 use super::layers::tensor;
 use super::resnet::ResNet18;
 use crate::error::{FcnError, Result};
 use crate::ops::Kernels;
 use crate::state::{StateDict, StateReader};
-use crate::weights::{self, FORMAT_KEY, FORMAT_VERSION, WeightFile, WeightFormat};
+use crate::weights::{self, WeightFile, WeightFormat};
 
 /// The network: backbone, then head, and the kernels it runs on.
 #[derive(Module, Debug)]
@@ -33,7 +36,7 @@ impl FcnNet {
     /// nothing for the weights it replaces.
     pub fn init(config: &FcnConfig, device: &Device) -> Self {
         let backbone = ResNet18::init(config.width, device);
-        let head = FcnHead::init(backbone.out_channels(), config.num_classes, device);
+        let head = FcnHead::init(config.arch, backbone.channels(), config.num_classes, device);
         Self {
             backbone,
             head,
@@ -46,7 +49,7 @@ impl FcnNet {
     /// [`Fcn::logits`], which pads and crops).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let k = self.kernels();
-        self.head.forward(self.backbone.forward(x, k), k)
+        self.head.forward(self.backbone.features(x, k), k)
     }
 
     /// The kernels this network runs.
@@ -63,104 +66,6 @@ impl FcnNet {
     /// All parameters and BatchNorm statistics under the textbook's key names.
     pub fn state_dict(&self) -> StateDict {
         super::names::state_dict(self)
-    }
-}
-
-/// Input sides must be multiples of this (the backbone's total stride); other
-/// sizes are padded at the bottom and right, and the padding is cropped away or,
-/// in training, ignored by the loss.
-pub const INPUT_MULTIPLE: usize = 32;
-
-/// The ImageNet statistics every torchvision backbone was trained with.
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
-
-pub use crate::classes::VOC_CLASSES;
-
-/// How to build a fresh model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FcnConfig {
-    pub num_classes: usize,
-    /// Channels of the backbone's first stage: 64 is ResNet-18 (needed for pretrained
-    /// weights); smaller is faster.
-    pub width: usize,
-    pub class_names: Vec<String>,
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
-}
-
-impl Default for FcnConfig {
-    /// Pascal VOC: 21 classes, full width, ImageNet normalisation.
-    fn default() -> Self {
-        Self {
-            num_classes: 21,
-            width: 64,
-            class_names: VOC_CLASSES.iter().map(|s| s.to_string()).collect(),
-            mean: IMAGENET_MEAN,
-            std: IMAGENET_STD,
-        }
-    }
-}
-
-impl FcnConfig {
-    /// `num_classes` classes named `class_0`, … unless they are VOC's 21.
-    pub fn with_num_classes(mut self, num_classes: usize) -> Self {
-        self.num_classes = num_classes;
-        if num_classes != self.class_names.len() {
-            self.class_names = (0..num_classes).map(|i| format!("class_{i}")).collect();
-        }
-        self
-    }
-}
-
-/// The most classes a model may have: masks hold one byte per pixel and 255 is
-/// the ignored label.
-pub const MAX_CLASSES: usize = 255;
-
-/// The widest backbone built from scratch (64 is ResNet-18; 512 is already 45 times
-/// its 11 million parameters).
-pub const MAX_WIDTH: usize = 512;
-
-impl FcnConfig {
-    /// Checks the configuration before anything is allocated for it: the width and
-    /// class count in range, the class names one per class, the normalisation usable.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(FcnError::Input(m));
-        if !(1..=MAX_WIDTH).contains(&self.width) {
-            return bad(format!("width {} is outside 1..={MAX_WIDTH}", self.width));
-        }
-        if !(1..=MAX_CLASSES).contains(&self.num_classes) {
-            return bad(format!(
-                "{} classes is outside 1..={MAX_CLASSES} (masks hold one byte per pixel)",
-                self.num_classes
-            ));
-        }
-        if self.class_names.len() != self.num_classes {
-            return bad(format!(
-                "{} class names for {} classes",
-                self.class_names.len(),
-                self.num_classes
-            ));
-        }
-        if let Some(c) = (0..3).find(|&c| !(self.std[c].is_finite() && self.std[c] > 0.0)) {
-            return bad(format!("std[{c}] is {}; it must be positive", self.std[c]));
-        }
-        if let Some(c) = (0..3).find(|&c| !self.mean[c].is_finite()) {
-            return bad(format!("mean[{c}] is {}", self.mean[c]));
-        }
-        Ok(())
-    }
-
-    /// Bytes of the model's tensors (parameters and BatchNorm statistics, f32), from
-    /// the architecture's shapes alone (nothing is initialised), for a memory
-    /// estimate before building it.
-    pub fn weight_bytes(&self) -> u64 {
-        let net = FcnNet::init(self, &Device::flex());
-        let values: usize = super::names::layout(&net)
-            .iter()
-            .map(|(_, shape)| shape.iter().product::<usize>())
-            .sum();
-        4 * values as u64
     }
 }
 
@@ -256,7 +161,7 @@ impl Fcn {
             }
         };
         let mut meta = match loaded.format {
-            WeightFormat::Native => meta_from(path, &loaded.metadata)?,
+            WeightFormat::Native => FcnConfig::from_metadata(path, &loaded.metadata)?,
             _ if config.num_classes != classes => config.clone().with_num_classes(classes),
             _ => config.clone(),
         };
@@ -270,6 +175,9 @@ impl Fcn {
             ));
         }
         meta.width = width;
+        if loaded.format == WeightFormat::TextbookFcn {
+            meta.arch = arch_of(&loaded.state);
+        }
         meta.validate()
             .map_err(|e| FcnError::weights(path, format!("metadata: {e}")))?;
         let source = path.display().to_string();
@@ -320,15 +228,7 @@ impl Fcn {
     /// this model's metadata; PyTorch loads it with
     /// `net.load_state_dict(safetensors.torch.load_file(path))`.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let m = &self.meta;
-        let metadata = HashMap::from([
-            (FORMAT_KEY.to_string(), FORMAT_VERSION.to_string()),
-            ("num_classes".to_string(), m.num_classes.to_string()),
-            ("width".to_string(), m.width.to_string()),
-            ("class_names".to_string(), json(&m.class_names)),
-            ("mean".to_string(), json(&m.mean.to_vec())),
-            ("std".to_string(), json(&m.std.to_vec())),
-        ]);
+        let metadata = self.meta.to_metadata();
         weights::write_safetensors(path.as_ref(), &self.net.state_dict(), metadata)
     }
 
@@ -415,41 +315,14 @@ pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
     })
 }
 
-fn meta_from(path: &Path, m: &HashMap<String, String>) -> Result<FcnConfig> {
-    let get = |k: &str| {
-        m.get(k)
-            .ok_or_else(|| FcnError::weights(path, format!("checkpoint metadata lacks {k}")))
-    };
-    let bad = |k: &str, e: String| FcnError::weights(path, format!("checkpoint metadata {k}: {e}"));
-    let version = get(FORMAT_KEY)?;
-    if version != FORMAT_VERSION {
-        return Err(bad(
-            FORMAT_KEY,
-            format!("version {version} is not supported (this build reads {FORMAT_VERSION})"),
-        ));
+/// The head a PyTorch FCN `state_dict` holds, by its upsampling layers' names.
+fn arch_of(state: &StateDict) -> Arch {
+    let has = |k: &str| state.tensors.contains_key(k);
+    if has("upscore8.weight") {
+        Arch::Fcn8s
+    } else if has("upscore16.weight") {
+        Arch::Fcn16s
+    } else {
+        Arch::Fcn32s
     }
-    let num_classes: usize = get("num_classes")?
-        .parse()
-        .map_err(|e| bad("num_classes", format!("{e}")))?;
-    let width: usize = get("width")?
-        .parse()
-        .map_err(|e| bad("width", format!("{e}")))?;
-    let class_names: Vec<String> =
-        serde_json::from_str(get("class_names")?).map_err(|e| bad("class_names", e.to_string()))?;
-    let triple = |k: &str| -> Result<[f32; 3]> {
-        let v: Vec<f32> = serde_json::from_str(get(k)?).map_err(|e| bad(k, e.to_string()))?;
-        v.try_into()
-            .map_err(|v: Vec<f32>| bad(k, format!("expected 3 values, got {}", v.len())))
-    };
-    Ok(FcnConfig {
-        num_classes,
-        width,
-        class_names,
-        mean: triple("mean")?,
-        std: triple("std")?,
-    })
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("strings and floats serialise to JSON")
 }

@@ -18,7 +18,8 @@ use crate::state::{NamedTensor, StateDict, StateReader};
 
 /// The PyTorch key of the tensor Burn calls `path` in an [`FcnNet`]:
 /// `backbone.conv1` → `0`, `backbone.bn1` → `1`, `backbone.stages.S` → `4+S`, a
-/// block's `downsample.conv` / `.bn` → `downsample.0` / `.1`, `head.` dropped.
+/// block's `downsample.conv` / `.bn` → `downsample.0` / `.1`, `head.` and
+/// `head.upsample.` dropped.
 pub fn pytorch_key(path: &str) -> String {
     let key = if let Some(rest) = path.strip_prefix("backbone.conv1.") {
         format!("0.{rest}")
@@ -30,6 +31,8 @@ pub fn pytorch_key(path: &str) -> String {
             Ok(s) => format!("{}.{rest}", FIRST_STAGE + s),
             Err(_) => path.to_string(),
         }
+    } else if let Some(rest) = path.strip_prefix("head.upsample.") {
+        rest.to_string()
     } else {
         path.strip_prefix("head.").unwrap_or(path).to_string()
     };
@@ -38,7 +41,7 @@ pub fn pytorch_key(path: &str) -> String {
 }
 
 /// Where a walk over the network is: Burn's field path and the struct that owns
-/// each field.
+/// each field. An enum's variant (which head) is not part of the path.
 #[derive(Default)]
 struct Position {
     path: Vec<String>,
@@ -47,6 +50,7 @@ struct Position {
 
 impl Position {
     fn enter(&mut self, name: &str, owner: &str) {
+        let name = if owner.starts_with("Enum:") { "" } else { name };
         self.path.push(name.to_string());
         self.owners.push(owner.to_string());
     }
@@ -69,6 +73,7 @@ impl Position {
                 _ => {}
             }
         }
+        path.retain(|p| !p.is_empty());
         pytorch_key(&path.join("."))
     }
 
@@ -193,7 +198,11 @@ mod tests {
                 "6.0.downsample.1.bias",
             ),
             ("head.final_conv.bias", "final_conv.bias"),
-            ("head.transpose_conv.weight", "transpose_conv.weight"),
+            (
+                "head.upsample.transpose_conv.weight",
+                "transpose_conv.weight",
+            ),
+            ("head.upsample.score_pool3.bias", "score_pool3.bias"),
         ] {
             assert_eq!(pytorch_key(burn), torch);
         }

@@ -68,6 +68,13 @@ pub struct ResNet18 {
     pub stages: Vec<Vec<BasicBlock>>,
 }
 
+/// A backbone's outputs at strides 8, 16 and 32 (ResNet's `layer2` to `layer4`).
+pub struct Features {
+    pub stride8: Tensor<4>,
+    pub stride16: Tensor<4>,
+    pub stride32: Tensor<4>,
+}
+
 /// The index of a stage in the textbook's `nn.Sequential` (stage 0 is child `4`).
 pub(super) const FIRST_STAGE: usize = 4;
 
@@ -98,20 +105,36 @@ impl ResNet18 {
         }
     }
 
-    /// Channels of the feature map.
-    pub fn out_channels(&self) -> usize {
-        self.stages
-            .last()
-            .and_then(|s| s.last())
-            .map_or(0, |b| b.bn2.gamma.lazy_shape()[0])
+    /// Channels of the features at strides 8, 16 and 32.
+    pub fn channels(&self) -> [usize; 3] {
+        let out = |s: usize| self.stages[s][1].bn2.gamma.lazy_shape()[0];
+        [out(1), out(2), out(3)]
     }
 
+    /// The stride-32 feature map.
     pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
+        self.features(x, k).stride32
+    }
+
+    /// The outputs of the last three stages, for heads that use the finer ones.
+    pub fn features(&self, x: Tensor<4>, k: Kernels) -> Features {
         let x = conv_bn((&self.conv1, &self.bn1), x, None, true, k);
         let mut x = crate::ops::max_pool2d(&self.maxpool, x, k);
-        for block in self.stages.iter().flatten() {
-            x = block.forward(x, k);
+        let mut outs = Vec::with_capacity(3);
+        for (s, stage) in self.stages.iter().enumerate() {
+            for block in stage {
+                x = block.forward(x, k);
+            }
+            if s > 0 {
+                outs.push(x.clone());
+            }
         }
-        x
+        let [stride8, stride16, stride32] =
+            <[Tensor<4>; 3]>::try_from(outs).expect("ResNet-18 has four stages");
+        Features {
+            stride8,
+            stride16,
+            stride32,
+        }
     }
 }

@@ -193,7 +193,7 @@ pub(super) fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
         net.backbone = net.backbone.no_grad();
     }
     if config.freeze_upsampling {
-        net.head.transpose_conv = net.head.transpose_conv.no_grad();
+        net.head = net.head.freeze_upsampling();
     }
     net
 }

@@ -21,9 +21,19 @@ impl Golden {
         path
     }
 
+    /// Whether the set is one committed with the tests (not `$FCN_GOLDEN`'s).
+    pub fn is_committed(&self) -> bool {
+        self.dir.starts_with(env!("CARGO_MANIFEST_DIR"))
+    }
+
     /// `meta.json`: how the set was made.
     pub fn meta(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.path("meta.json")).unwrap();
+        self.meta_in("meta.json")
+    }
+
+    /// How the set was made, from the JSON file `name`.
+    pub fn meta_in(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(name)).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
@@ -42,12 +52,19 @@ impl Golden {
 /// (made by `scripts/gen_small_golden.py`), always; and the full-size checkpoints of
 /// `$FCN_GOLDEN/fcn` when `FCN_GOLDEN` is set (CI sets it to `../shared/golden`).
 pub fn golden_sets() -> Vec<Golden> {
+    golden_sets_of("fcn")
+}
+
+/// As [`golden_sets`], for the sets in folder `name` (`fcn`, `fcn_skip`).
+pub fn golden_sets_of(name: &str) -> Vec<Golden> {
     let mut sets = vec![Golden {
-        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden_small/fcn"),
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/golden_small")
+            .join(name),
     }];
     if let Some(dir) = std::env::var_os("FCN_GOLDEN") {
         sets.push(Golden {
-            dir: PathBuf::from(dir).join("fcn"),
+            dir: PathBuf::from(dir).join(name),
         });
     }
     sets
@@ -86,4 +103,30 @@ pub fn test_device() -> burn::tensor::Device {
         Ok("cpu") | Err(_) => burn::tensor::Device::flex(),
         Ok(other) => panic!("FCN_TEST_DEVICE={other}: expected cpu or gpu"),
     }
+}
+
+/// A golden `.npy` array of the set.
+pub fn npy(g: &Golden, name: &str) -> ndarray::ArrayD<f32> {
+    ndarray_npy::read_npy(g.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A tensor's values as an array of its shape.
+pub fn to_array<const D: usize>(t: &burn::tensor::Tensor<D>) -> ndarray::ArrayD<f32> {
+    let n = fcn::model::layers::named(t);
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&n.shape), n.data).unwrap()
+}
+
+/// max |got − want| ≤ tol × max(1, max |want|).
+pub fn assert_close(what: &str, got: &ndarray::ArrayD<f32>, want: &ndarray::ArrayD<f32>, tol: f32) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max abs error {err} > {}",
+        tol * scale
+    );
 }
