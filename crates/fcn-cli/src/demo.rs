@@ -32,6 +32,9 @@ pub struct Args {
     /// second here.
     #[arg(long, default_value_t = 8)]
     width: usize,
+    /// The head (see `fcn train --arch`).
+    #[arg(long, value_enum, default_value_t = fcn::model::Arch::Fcn32s)]
+    arch: fcn::model::Arch,
     /// 8 reaches a given mIoU in fewer epochs than 16 at the same cost per epoch.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
@@ -109,6 +112,7 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
     let val_split = data::open(data_dir, "val", &options)?;
     let classes = train_split.classes.clone();
     let mut config = FcnConfig {
+        arch: args.arch,
         width: args.width,
         ..FcnConfig::default()
     }
@@ -132,8 +136,12 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
         workers: args.threads.unwrap_or(2).max(1),
         ..TrainConfig::default()
     };
+    let head = match args.arch {
+        fcn::model::Arch::Fcn32s => String::new(),
+        other => format!(", {other} head"),
+    };
     eprintln!(
-        "[2/4] training an FCN (ResNet-18 at width {}) for {} epochs on {} images; validating on {}",
+        "[2/4] training an FCN (ResNet-18 at width {}{head}) for {} epochs on {} images; validating on {}",
         args.width,
         args.epochs,
         train_split.len(),
