@@ -238,12 +238,11 @@ impl Fcn {
 
     /// Number of trainable values (BatchNorm running statistics excluded).
     pub fn num_params(&self) -> usize {
-        let state = self.net.state_dict();
-        state
-            .tensors
+        // Shapes only: no tensor is copied out to be counted.
+        super::names::layout(&self.net)
             .iter()
             .filter(|(k, _)| !k.ends_with(".running_mean") && !k.ends_with(".running_var"))
-            .map(|(_, t)| t.data.len())
+            .map(|(_, shape)| shape.iter().product::<usize>())
             .sum()
     }
 
