@@ -11,7 +11,10 @@
 #   cp -L /usr/lib/x86_64-linux-gnu/libvulkan.so.1 devrun/lib/   # in case it lacks one
 #   strip + `xz` target-gpu/release/fcn → devrun/fcn-gpu.xz, and the two test
 #   binaries (target-gpu/release/deps/{parity,device}-*) → devrun/{parity,device}.xz
-# then run `bash devrun/gpu_check.sh` there with devrun carried; results go to $OUT.
+# then run it there with devrun and .gl carried (.gl: the Vulkan loader's .deb, fetched as
+# the device tool's README says), unpacking the loader first:
+#   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash devrun/gpu_check.sh
+# Results go to $OUT.
 set -u
 cd "$(dirname "$0")"
 R=$PWD/..
@@ -28,8 +31,12 @@ if ! ldconfig -p | grep -q "libvulkan.so.1 "; then
   export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}
 fi
 if [ -z "$(ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* 2>/dev/null)" ]; then
+  mounted=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   glx=$(ldconfig -p | grep -o "/[^ ]*libGLX_nvidia.so.0" | head -1)
-  if [ -n "$glx" ]; then
+  if [ -e "$mounted" ]; then
+    echo "the NVIDIA ICD file is under the driver's mount: $mounted"
+    export VK_DRIVER_FILES=$mounted VK_ICD_FILENAMES=$mounted
+  elif [ -n "$glx" ]; then
     echo "no NVIDIA ICD file, but $glx exists: writing one"
     printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3"}}\n' "$glx" > nvidia_icd.json
     export VK_ICD_FILENAMES=$PWD/nvidia_icd.json

@@ -27,6 +27,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "file": args.weights.display().to_string(),
             "format": report.format.to_string(),
             "arch": model.meta.arch.name(),
+            "depth": model.meta.depth,
+            "output_stride": model.meta.output_stride,
+            "aux": model.meta.aux,
+            "network": model.meta.describe(),
             "dtype": report.dtype,
             "num_classes": model.num_classes(),
             "class_names": model.meta.class_names,
@@ -41,12 +45,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("format:       {}", report.format);
     println!("dtype:        {}", report.dtype);
     println!("arch:         {}", model.meta.arch);
+    println!("network:      {}", model.meta.describe());
     println!(
         "classes:      {} ({})",
         model.num_classes(),
         model.meta.class_names.join(", ")
     );
-    println!("width:        {} (ResNet-18 is 64)", model.meta.width);
+    println!("width:        {} (torchvision's is 64)", model.meta.width);
     println!("parameters:   {}", thousands(params));
     if report.ignored_keys.is_empty() {
         println!("ignored keys: none");

@@ -21,7 +21,7 @@ const DEFAULT_CROP: &str = "320x480";
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 14] = [
+const RUN_FLAGS: [(&str, &str); 15] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -34,6 +34,7 @@ const RUN_FLAGS: [(&str, &str); 14] = [
     ("freeze_backbone", "freeze_backbone"),
     ("freeze_upsampling", "freeze_upsampling"),
     ("class_weights", "class_weights"),
+    ("aux_weight", "aux_weight"),
     ("seed", "seed"),
     ("skip_bad", "skip_bad"),
 ];
@@ -49,7 +50,8 @@ pub struct Args {
     /// Continue the run in this directory from its last finished epoch.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
-    /// torchvision's ImageNet ResNet-18 weights (resnet18-f37072fd.pth) for the backbone.
+    /// torchvision's ImageNet ResNet weights for the backbone (resnet18-f37072fd.pth,
+    /// resnet50-0676ba61.pth, …; the depth is read from the file).
     #[arg(long)]
     backbone: Option<PathBuf>,
     /// Start from a whole model (any weight file `fcn info` reads).
@@ -82,13 +84,26 @@ pub struct Args {
     /// Number of classes (default: the dataset's).
     #[arg(long)]
     num_classes: Option<usize>,
-    /// Backbone width (64 is ResNet-18; pretrained weights need 64).
+    /// Backbone width (64 is torchvision's; pretrained weights need 64).
     #[arg(long, default_value_t = FcnConfig::default().width)]
     width: usize,
     /// The head: fcn32s (the textbook's, one ×32 upsampling), fcn16s or fcn8s (skip
-    /// connections from the stride-16 and stride-8 stages: finer masks).
+    /// connections from the stride-16 and stride-8 stages: finer masks), or
+    /// torchvision (FCNHead on a dilated backbone, as fcn_resnet50/101).
     #[arg(long, value_enum, default_value_t = FcnConfig::default().arch)]
     arch: fcn::model::Arch,
+    /// ResNet depth: 18, 34, 50 or 101 [default: 18; 50 with --arch torchvision;
+    /// --backbone's].
+    #[arg(long)]
+    depth: Option<usize>,
+    /// The backbone's output stride, 32, 16 or 8 (16 and 8 dilate the last stages;
+    /// --arch torchvision only) [default: 32; 8 with --arch torchvision].
+    #[arg(long)]
+    output_stride: Option<usize>,
+    /// Weight of the auxiliary head's loss (--arch torchvision; 0 leaves the
+    /// auxiliary head out).
+    #[arg(long, default_value_t = DEFAULTS.aux_weight)]
+    aux_weight: f64,
     #[arg(long)]
     freeze_backbone: bool,
     #[arg(long)]
@@ -298,6 +313,7 @@ fn new_config(args: &Args) -> TrainConfig {
         freeze_backbone: args.freeze_backbone,
         freeze_upsampling: args.freeze_upsampling,
         class_weights: args.class_weights.clone(),
+        aux_weight: args.aux_weight,
         seed: args.seed,
         workers: args.threads.unwrap_or(2).max(1),
         skip_bad: args.skip_bad,
@@ -363,6 +379,16 @@ fn build_model(
             "--arch {} cannot change when resuming: the run's model is an {arch}",
             args.arch
         );
+        let m = &model.meta;
+        for (flag, asked, has) in [
+            ("depth", args.depth, m.depth),
+            ("output-stride", args.output_stride, m.output_stride),
+        ] {
+            anyhow::ensure!(
+                asked.is_none_or(|a| a == has),
+                "--{flag} cannot change when resuming: the run's model has {has}"
+            );
+        }
         let classes = model.num_classes();
         anyhow::ensure!(
             args.num_classes.is_none_or(|n| n == classes),
@@ -371,16 +397,13 @@ fn build_model(
         return Ok(model);
     }
     let num_classes = args.num_classes.unwrap_or(classes.len());
-    let mut config = FcnConfig {
-        arch: args.arch,
-        width: args.width,
-        ..FcnConfig::default()
-    }
-    .with_num_classes(num_classes);
+    let mut config = fresh_config(args).with_num_classes(num_classes);
     if num_classes == classes.len() {
         config.class_names = classes.names.clone();
     }
-    config.validate().context("--width / --num-classes")?;
+    config
+        .validate()
+        .context("--arch / --depth / --output-stride / --width / --num-classes")?;
     anyhow::ensure!(
         num_classes >= classes.len(),
         "--num-classes {num_classes} is fewer than the data's {} classes",
@@ -407,12 +430,42 @@ fn build_model(
         );
         m
     } else if let Some(b) = &args.backbone {
-        anyhow::ensure!(args.width == 64, "--backbone needs --width 64 (ResNet-18)");
-        Fcn::load_with(b, &config, &device).context("cannot load --backbone")?
+        anyhow::ensure!(
+            args.width == 64,
+            "--backbone needs --width 64 (torchvision's)"
+        );
+        let m = Fcn::load_with(b, &config, &device).context("cannot load --backbone")?;
+        anyhow::ensure!(
+            args.depth.is_none_or(|d| d == m.meta.depth),
+            "{} is a ResNet-{} but --depth says {}",
+            b.display(),
+            m.meta.depth,
+            args.depth.unwrap_or_default()
+        );
+        m
     } else {
         Fcn::new(&config, &device)
     };
     Ok(model)
+}
+
+/// The model the flags describe, before the data's classes: torchvision's head
+/// defaults to its own ResNet-50 at output stride 8, the textbook's to ResNet-18 at 32.
+fn fresh_config(args: &Args) -> FcnConfig {
+    let base = match args.arch {
+        fcn::model::Arch::Torchvision => FcnConfig::torchvision(50),
+        arch => FcnConfig {
+            arch,
+            ..FcnConfig::default()
+        },
+    };
+    FcnConfig {
+        depth: args.depth.unwrap_or(base.depth),
+        output_stride: args.output_stride.unwrap_or(base.output_stride),
+        aux: base.aux && args.aux_weight != 0.0,
+        width: args.width,
+        ..base
+    }
 }
 
 #[cfg(test)]

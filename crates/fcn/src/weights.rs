@@ -1,15 +1,19 @@
 //! Weight files in and out.
 //!
-//! In: a torchvision ResNet-18 `state_dict` (`.pth`, as torchvision downloads it for
-//! ImageNet), a whole FCN `state_dict` saved by the textbook's PyTorch code (`.pth`,
-//! `nn.Sequential` key names, float32/float16/bfloat16/float64), or this project's own
-//! checkpoints. The format is detected from the file's bytes and keys, not its name.
+//! In: a torchvision ResNet-18/34/50/101 `state_dict` (`.pth`, as torchvision
+//! downloads it for ImageNet), torchvision's own FCN (`fcn_resnet50_coco-….pth`:
+//! `backbone.*`, `classifier.*`, `aux_classifier.*`), a whole FCN `state_dict` saved
+//! by the textbook's PyTorch code (`.pth`, `nn.Sequential` key names,
+//! float32/float16/bfloat16/float64), or this project's own checkpoints. The format
+//! is detected from the file's bytes and keys, not its name. Inside, every backbone
+//! key is the textbook's (`0.weight`, `4.0.conv1.weight`, …).
 //!
 //! Out: one format serves as both the native checkpoint and the PyTorch export: a
 //! safetensors file with the textbook's key names (so PyTorch's
 //! `net.load_state_dict(safetensors.torch.load_file(path))` takes it as is) and a small
 //! metadata header (format version, number of classes, width, class names,
-//! normalisation). It is written to a temporary file and renamed, so a crash never
+//! normalisation); a torchvision-head model keeps torchvision's key names, so
+//! `fcn_resnet50(...).load_state_dict(...)` takes it. It is written to a temporary file and renamed, so a crash never
 //! leaves half a checkpoint.
 
 use std::collections::HashMap;
@@ -25,8 +29,11 @@ use crate::state::{NamedTensor, StateDict};
 /// The kinds of weight file [`read`] recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightFormat {
-    /// torchvision's ResNet-18 `state_dict` (`conv1.weight`, `layer1.0.…`, `fc.…`).
-    TorchvisionResNet18,
+    /// torchvision's ResNet `state_dict` (`conv1.weight`, `layer1.0.…`, `fc.…`): a
+    /// backbone only.
+    TorchvisionResNet,
+    /// torchvision's `FCN` (`backbone.conv1.weight`, …, `classifier.4.weight`).
+    TorchvisionFcn,
     /// A whole FCN `state_dict` from the textbook's PyTorch code (`0.weight`, …,
     /// `final_conv.…`, `transpose_conv.…`).
     TextbookFcn,
@@ -37,7 +44,8 @@ pub enum WeightFormat {
 impl std::fmt::Display for WeightFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::TorchvisionResNet18 => "PyTorch torchvision ResNet-18 state_dict (backbone only)",
+            Self::TorchvisionResNet => "PyTorch torchvision ResNet state_dict (backbone only)",
+            Self::TorchvisionFcn => "PyTorch torchvision FCN state_dict",
             Self::TextbookFcn => "PyTorch FCN state_dict (textbook nn.Sequential names)",
             Self::Native => "fcn safetensors checkpoint",
         })
@@ -225,7 +233,9 @@ impl Found {
         } else {
             classify(path, &self.state)?
         };
-        if format == WeightFormat::TorchvisionResNet18 {
+        if format == WeightFormat::TorchvisionResNet
+            || self.state.tensors.contains_key("backbone.conv1.weight")
+        {
             self.state = rename_torchvision(self.state);
         }
         Ok(WeightFile {
@@ -299,8 +309,11 @@ fn decode_floats(bytes: &[u8], kind: Float, little_endian: bool) -> Vec<f32> {
 
 fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
     let has = |k: &str| state.tensors.contains_key(k);
-    if has("conv1.weight") && has("layer4.1.bn2.weight") {
-        return Ok(WeightFormat::TorchvisionResNet18);
+    if has("conv1.weight") && has("layer4.0.conv1.weight") {
+        return Ok(WeightFormat::TorchvisionResNet);
+    }
+    if has("backbone.conv1.weight") && has("classifier.4.weight") {
+        return Ok(WeightFormat::TorchvisionFcn);
     }
     if has("0.weight") && has("final_conv.weight") {
         return Ok(WeightFormat::TextbookFcn);
@@ -312,8 +325,9 @@ fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
     Err(FcnError::weights(
         path,
         format!(
-            "not a ResNet-18 or FCN state_dict (expected keys such as conv1.weight or \
-             0.weight and final_conv.weight; found {})",
+            "not a ResNet or FCN state_dict (expected keys such as conv1.weight, \
+             backbone.conv1.weight and classifier.4.weight, or 0.weight and \
+             final_conv.weight; found {})",
             if keys.is_empty() {
                 "none".to_string()
             } else {
@@ -323,22 +337,45 @@ fn classify(path: &Path, state: &StateDict) -> Result<WeightFormat> {
     ))
 }
 
-/// torchvision's top-level names → the textbook's `nn.Sequential` indices.
+/// torchvision's ResNet children and the textbook's `nn.Sequential` indices.
+const TORCHVISION_CHILDREN: [(&str, &str); 6] = [
+    ("conv1.", "0."),
+    ("bn1.", "1."),
+    ("layer1.", "4."),
+    ("layer2.", "5."),
+    ("layer3.", "6."),
+    ("layer4.", "7."),
+];
+
+/// torchvision's names (a ResNet's, or an FCN's `backbone.` ones) → the textbook's.
 fn torchvision_to_textbook(key: &str) -> String {
-    let renames = [
-        ("conv1.", "0."),
-        ("bn1.", "1."),
-        ("layer1.", "4."),
-        ("layer2.", "5."),
-        ("layer3.", "6."),
-        ("layer4.", "7."),
-    ];
-    for (from, to) in renames {
+    let key = key.strip_prefix("backbone.").unwrap_or(key);
+    for (from, to) in TORCHVISION_CHILDREN {
         if let Some(rest) = key.strip_prefix(from) {
             return format!("{to}{rest}");
         }
     }
     key.to_string()
+}
+
+/// A state dict with textbook backbone names → torchvision's FCN names
+/// (`backbone.conv1.…`, `backbone.layer1.…`); the head's keys are already its.
+pub fn to_torchvision_fcn(state: StateDict) -> StateDict {
+    let rename = |key: String| {
+        for (to, from) in TORCHVISION_CHILDREN {
+            if let Some(rest) = key.strip_prefix(from) {
+                return format!("backbone.{to}{rest}");
+            }
+        }
+        key
+    };
+    StateDict {
+        tensors: state
+            .tensors
+            .into_iter()
+            .map(|(k, v)| (rename(k), v))
+            .collect(),
+    }
 }
 
 fn rename_torchvision(state: StateDict) -> StateDict {

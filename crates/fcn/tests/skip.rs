@@ -78,7 +78,7 @@ fn stem_gradient(g: &Golden) -> ArrayD<f32> {
 }
 
 fn skip8(net: &fcn::FcnNet) -> &Skip8 {
-    match &net.head.upsample {
+    match &net.head.textbook().expect("a textbook head").upsample {
         Upsample::Skip8(h) => h,
         _ => panic!("not an FCN-8s"),
     }
@@ -131,7 +131,13 @@ fn one_fcn8s_training_step_matches_pytorch() {
         check("upscore2.weight", h.upscore2.weight.val().grad(&grads));
         check(
             "final_conv.weight",
-            net.head.final_conv.weight.val().grad(&grads),
+            net.head
+                .textbook()
+                .unwrap()
+                .final_conv
+                .weight
+                .val()
+                .grad(&grads),
         );
         let stem = net
             .backbone

@@ -58,7 +58,7 @@ fn torchvision_backbone_gets_a_fresh_head_on(g: &common::Golden) {
     let config = FcnConfig::default().with_num_classes(5);
     let model = Fcn::load_with(g.path("resnet18_torchvision.pth"), &config, &device).unwrap();
     let report = model.origin.as_ref().unwrap();
-    assert_eq!(report.format, WeightFormat::TorchvisionResNet18);
+    assert_eq!(report.format, WeightFormat::TorchvisionResNet);
     assert_eq!(model.num_classes(), 5);
     assert_eq!(
         report

@@ -14,7 +14,8 @@ pub use super::config::{
 };
 use super::head::FcnHead;
 use super::layers::tensor;
-use super::resnet::ResNet18;
+use super::resnet::ResNet;
+use super::tv_head::TvHead;
 use crate::error::{FcnError, Result};
 use crate::ops::Kernels;
 use crate::state::{StateDict, StateReader};
@@ -23,8 +24,8 @@ use crate::weights::{self, WeightFile, WeightFormat};
 /// The network: backbone, then head, and the kernels it runs on.
 #[derive(Module, Debug)]
 pub struct FcnNet {
-    pub backbone: ResNet18,
-    pub head: FcnHead,
+    pub backbone: ResNet,
+    pub head: Head,
     /// Not a parameter: which kernels this network runs (`tconv`'s by default).
     #[module(skip)]
     pub kernels: Kernels,
@@ -34,9 +35,20 @@ impl FcnNet {
     /// A fresh network for `config` (see [`Fcn::new`]). Parameters are initialised
     /// lazily, when first used: building one only to load weights into it costs
     /// nothing for the weights it replaces.
+    /// Call [`FcnConfig::validate`] first for a configuration a user gave.
     pub fn init(config: &FcnConfig, device: &Device) -> Self {
-        let backbone = ResNet18::init(config.width, device);
-        let head = FcnHead::init(config.arch, backbone.channels(), config.num_classes, device);
+        let c = config;
+        let backbone = ResNet::init(c.depth, c.width, c.output_stride, device);
+        let channels = backbone.channels();
+        let head = match c.arch {
+            Arch::Torchvision => Head::Torchvision(TvHead::init(
+                [channels[1], channels[2]],
+                c.num_classes,
+                c.aux,
+                device,
+            )),
+            arch => Head::Textbook(FcnHead::init(arch, channels, c.num_classes, device)),
+        };
         Self {
             backbone,
             head,
@@ -48,8 +60,19 @@ impl FcnNet {
     /// are multiples of 32 (other sizes give a map of 32 × ⌈side / 32⌉-ish; use
     /// [`Fcn::logits`], which pads and crops).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with_aux(x, false).0
+    }
+
+    /// [`FcnNet::forward`], and the auxiliary head's logits too when `with_aux` and
+    /// the network has one (torchvision's, for its training loss).
+    pub fn forward_with_aux(&self, x: Tensor<4>, with_aux: bool) -> (Tensor<4>, Option<Tensor<4>>) {
         let k = self.kernels();
-        self.head.forward(self.backbone.features(x, k), k)
+        let [_, _, h, w] = x.dims();
+        let features = self.backbone.features(x, k);
+        match &self.head {
+            Head::Textbook(head) => (head.forward(features, k), None),
+            Head::Torchvision(head) => head.forward(features, [h, w], with_aux, k),
+        }
     }
 
     /// The kernels this network runs.
@@ -63,9 +86,58 @@ impl FcnNet {
         self
     }
 
-    /// All parameters and BatchNorm statistics under the textbook's key names.
+    /// All parameters and BatchNorm statistics under PyTorch's key names: the
+    /// textbook's `nn.Sequential` ones, or torchvision's for its head.
     pub fn state_dict(&self) -> StateDict {
-        super::names::state_dict(self)
+        self.pytorch_names(super::names::state_dict(self))
+    }
+
+    /// The gradients in `grads` of this network's parameters, under the keys
+    /// [`FcnNet::state_dict`] uses.
+    pub fn gradients(&self, grads: &burn::tensor::Gradients) -> StateDict {
+        self.pytorch_names(super::names::gradients(self, grads))
+    }
+
+    fn pytorch_names(&self, dict: StateDict) -> StateDict {
+        match self.head {
+            Head::Textbook(_) => dict,
+            Head::Torchvision(_) => weights::to_torchvision_fcn(dict),
+        }
+    }
+}
+
+/// Which head a network has. (One per network, so the variants' different sizes
+/// cost nothing worth boxing for.)
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Head {
+    Textbook(FcnHead),
+    Torchvision(TvHead),
+}
+
+impl Head {
+    /// The textbook head, if this is one.
+    pub fn textbook(&self) -> Option<&FcnHead> {
+        match self {
+            Head::Textbook(h) => Some(h),
+            Head::Torchvision(_) => None,
+        }
+    }
+
+    pub fn num_classes(&self) -> usize {
+        match self {
+            Head::Textbook(h) => h.num_classes(),
+            Head::Torchvision(h) => h.num_classes(),
+        }
+    }
+
+    /// The head with its upsampling layers frozen (torchvision's interpolation has
+    /// no parameters to freeze).
+    pub fn freeze_upsampling(self) -> Self {
+        match self {
+            Head::Textbook(h) => Head::Textbook(h.freeze_upsampling()),
+            head => head,
+        }
     }
 }
 
@@ -130,61 +202,21 @@ impl Fcn {
         config: &FcnConfig,
         device: &Device,
     ) -> Result<Self> {
-        let shape_of = |key: &str| loaded.state.tensors.get(key).map(|t| t.shape.clone());
-        let width = match shape_of("0.weight").as_deref() {
-            Some([w, 3, 7, 7]) if (1..=MAX_WIDTH).contains(w) => *w,
-            Some(other) => {
-                return Err(FcnError::weights(
-                    path,
-                    format!(
-                        "0.weight: shape {other:?}, expected [width, 3, 7, 7] with width 1..={MAX_WIDTH}"
-                    ),
-                ));
-            }
-            None => return Err(FcnError::weights(path, "missing keys: 0.weight")),
-        };
-        let torchvision = loaded.format == WeightFormat::TorchvisionResNet18;
-        let classes = if torchvision {
-            config.num_classes
-        } else {
-            match shape_of("final_conv.weight").as_deref() {
-                Some([c, ..]) if (1..=MAX_CLASSES).contains(c) => *c,
-                Some(other) => {
-                    return Err(FcnError::weights(
-                        path,
-                        format!(
-                            "final_conv.weight: shape {other:?} declares more than {MAX_CLASSES} classes or none"
-                        ),
-                    ));
-                }
-                None => return Err(FcnError::weights(path, "missing keys: final_conv.weight")),
-            }
-        };
-        let mut meta = match loaded.format {
-            WeightFormat::Native => FcnConfig::from_metadata(path, &loaded.metadata)?,
-            _ if config.num_classes != classes => config.clone().with_num_classes(classes),
-            _ => config.clone(),
-        };
-        if meta.num_classes != classes {
-            return Err(FcnError::weights(
-                path,
-                format!(
-                    "the metadata says {} classes but final_conv.weight has {classes}",
-                    meta.num_classes
-                ),
-            ));
-        }
-        meta.width = width;
-        if loaded.format == WeightFormat::TextbookFcn {
-            meta.arch = arch_of(&loaded.state);
-        }
-        meta.validate()
-            .map_err(|e| FcnError::weights(path, format!("metadata: {e}")))?;
+        let meta = super::detect::config_of(path, &loaded, config)?;
+        let torchvision = loaded.format == WeightFormat::TorchvisionResNet;
         let source = path.display().to_string();
         let mut reader = StateReader::new(&source, &loaded.state);
         // A torchvision backbone keeps the fresh head.
         let net = super::names::load(FcnNet::init(&meta, device), &mut reader, torchvision);
-        let mut ignored = reader.finish(|k| torchvision && k.starts_with("fc."))?;
+        let mut ignored = reader
+            .finish(|k| torchvision && k.starts_with("fc."))
+            .map_err(|e| match e {
+                FcnError::Weights { path, message } => FcnError::Weights {
+                    path,
+                    message: format!("read as {}: {message}", meta.describe()),
+                },
+                other => other,
+            })?;
         ignored.extend(loaded.integer_keys.iter().cloned());
         ignored.sort();
         Ok(Self {
@@ -213,7 +245,7 @@ impl Fcn {
     ) -> Result<Self> {
         let path = path.as_ref();
         let model = Self::load_with(path, config, device)?;
-        if model.origin.as_ref().map(|o| o.format) == Some(WeightFormat::TorchvisionResNet18) {
+        if model.origin.as_ref().map(|o| o.format) == Some(WeightFormat::TorchvisionResNet) {
             return Err(FcnError::weights(
                 path,
                 "a backbone only (missing keys: final_conv.weight, final_conv.bias, \
@@ -263,7 +295,7 @@ impl Fcn {
                 input.dim()
             )));
         }
-        let m = INPUT_MULTIPLE;
+        let m = self.meta.input_multiple();
         let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
         let mut padded = Array4::<f32>::zeros((n, 3, ph, pw));
         padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
@@ -312,16 +344,4 @@ pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
         }
         best.min(u8::MAX as usize) as u8
     })
-}
-
-/// The head a PyTorch FCN `state_dict` holds, by its upsampling layers' names.
-fn arch_of(state: &StateDict) -> Arch {
-    let has = |k: &str| state.tensors.contains_key(k);
-    if has("upscore8.weight") {
-        Arch::Fcn8s
-    } else if has("upscore16.weight") {
-        Arch::Fcn16s
-    } else {
-        Arch::Fcn32s
-    }
 }

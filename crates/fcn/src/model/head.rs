@@ -124,9 +124,9 @@ fn zero_score(channels: usize, classes: usize, device: &Device) -> Conv2d {
 }
 
 impl FcnHead {
-    /// The head of `arch` on a backbone whose stride-32 features have
-    /// `channels[2]` channels (`channels[0]`, `channels[1]` at strides 8 and 16),
-    /// initialised as the textbook and the FCN paper do.
+    /// The head of `arch` (one of the textbook's) on a backbone whose stride-32
+    /// features have `channels[2]` channels (`channels[0]`, `channels[1]` at
+    /// strides 8 and 16), initialised as the textbook and the FCN paper do.
     pub fn init(arch: Arch, channels: [usize; 3], classes: usize, device: &Device) -> Self {
         let mut final_conv = Conv2dConfig::new([channels[2], classes], [1, 1])
             .with_initializer(Initializer::XavierUniform { gain: 1.0 })
@@ -149,6 +149,7 @@ impl FcnHead {
                 score_pool3: zero_score(channels[0], classes, device),
                 upscore8: up(16, 8),
             }),
+            Arch::Torchvision => unreachable!("torchvision's head is TvHead"),
         };
         Self {
             final_conv,
@@ -168,19 +169,19 @@ impl FcnHead {
     }
 
     pub fn forward(&self, features: Features, k: Kernels) -> Tensor<4> {
-        let scores = conv2d(&self.final_conv, features.stride32, k);
+        let scores = conv2d(&self.final_conv, features.layer4, k);
         match &self.upsample {
             Upsample::X32(h) => conv_transpose2d(&h.transpose_conv, scores, k),
             Upsample::Skip16(h) => {
                 let s = conv_transpose2d(&h.upscore2, scores, k)
-                    + conv2d(&h.score_pool4, features.stride16, k);
+                    + conv2d(&h.score_pool4, features.layer3, k);
                 conv_transpose2d(&h.upscore16, s, k)
             }
             Upsample::Skip8(h) => {
                 let s = conv_transpose2d(&h.upscore2, scores, k)
-                    + conv2d(&h.score_pool4, features.stride16, k);
+                    + conv2d(&h.score_pool4, features.layer3, k);
                 let s = conv_transpose2d(&h.upscore_pool4, s, k)
-                    + conv2d(&h.score_pool3, features.stride8, k);
+                    + conv2d(&h.score_pool3, features.layer2, k);
                 conv_transpose2d(&h.upscore8, s, k)
             }
         }

@@ -32,9 +32,21 @@ pub fn conv(
     padding: usize,
     device: &Device,
 ) -> Conv2d {
+    dilated_conv(channels, kernel, stride, (padding, 1), device)
+}
+
+/// [`conv`] with `(padding, dilation)`.
+pub fn dilated_conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    (padding, dilation): (usize, usize),
+    device: &Device,
+) -> Conv2d {
     let p = padding;
     Conv2dConfig::new(channels, [kernel; 2])
         .with_stride([stride; 2])
+        .with_dilation([dilation; 2])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_bias(false)
         .with_initializer(Initializer::KaimingNormal {

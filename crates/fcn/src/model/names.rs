@@ -10,7 +10,7 @@
 //! (`StateReader`).
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Gradients, Tensor, TensorData};
 
 use super::fcn::FcnNet;
 use super::resnet::FIRST_STAGE;
@@ -19,7 +19,9 @@ use crate::state::{NamedTensor, StateDict, StateReader};
 /// The PyTorch key of the tensor Burn calls `path` in an [`FcnNet`]:
 /// `backbone.conv1` → `0`, `backbone.bn1` → `1`, `backbone.stages.S` → `4+S`, a
 /// block's `downsample.conv` / `.bn` → `downsample.0` / `.1`, `head.` and
-/// `head.upsample.` dropped.
+/// `head.upsample.` dropped; in torchvision's head, `FCNHead`'s layers by their
+/// `nn.Sequential` indices (`classifier.conv` → `classifier.0`, `.bn` → `.1`,
+/// `.score` → `.4`).
 pub fn pytorch_key(path: &str) -> String {
     let key = if let Some(rest) = path.strip_prefix("backbone.conv1.") {
         format!("0.{rest}")
@@ -36,6 +38,12 @@ pub fn pytorch_key(path: &str) -> String {
     } else {
         path.strip_prefix("head.").unwrap_or(path).to_string()
     };
+    if key.starts_with("classifier.") || key.starts_with("aux_classifier.") {
+        return key
+            .replace("classifier.conv.", "classifier.0.")
+            .replace("classifier.bn.", "classifier.1.")
+            .replace("classifier.score.", "classifier.4.");
+    }
     key.replace(".downsample.conv.", ".downsample.0.")
         .replace(".downsample.bn.", ".downsample.1.")
 }
@@ -82,14 +90,22 @@ impl Position {
     }
 }
 
-/// Lists keys and shapes, and values too when `values`.
-struct Lister {
+/// What a listing takes of each tensor besides its key and shape.
+#[derive(Clone, Copy)]
+enum Take<'g> {
+    Nothing,
+    Values,
+    Gradients(&'g Gradients),
+}
+
+/// Lists keys and shapes, and values or gradients as asked.
+struct Lister<'g> {
     at: Position,
-    values: bool,
+    take: Take<'g>,
     found: Vec<(String, Vec<usize>, Option<NamedTensor>)>,
 }
 
-impl ModuleVisitor for Lister {
+impl ModuleVisitor for Lister<'_> {
     fn enter_module(&mut self, name: &str, owner: &str) {
         self.at.enter(name, owner);
     }
@@ -99,16 +115,20 @@ impl ModuleVisitor for Lister {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = self.values.then(|| super::layers::named(&param.val()));
+        let values = match self.take {
+            Take::Nothing => None,
+            Take::Values => Some(super::layers::named(&param.val())),
+            Take::Gradients(grads) => param.val().grad(grads).map(|g| super::layers::named(&g)),
+        };
         let shape = param.lazy_shape().to_vec();
         self.found.push((self.at.key(), shape, values));
     }
 }
 
-fn list(net: &FcnNet, values: bool) -> Vec<(String, Vec<usize>, Option<NamedTensor>)> {
+fn list(net: &FcnNet, take: Take) -> Vec<(String, Vec<usize>, Option<NamedTensor>)> {
     let mut lister = Lister {
         at: Position::default(),
-        values,
+        take,
         found: Vec::new(),
     };
     net.visit(&mut lister);
@@ -118,7 +138,7 @@ fn list(net: &FcnNet, values: bool) -> Vec<(String, Vec<usize>, Option<NamedTens
 /// The PyTorch key and shape of every tensor of `net`, in module order; lazily
 /// initialised parameters stay uncomputed.
 pub fn layout(net: &FcnNet) -> Vec<(String, Vec<usize>)> {
-    list(net, false)
+    list(net, Take::Nothing)
         .into_iter()
         .map(|(key, shape, _)| (key, shape))
         .collect()
@@ -127,8 +147,20 @@ pub fn layout(net: &FcnNet) -> Vec<(String, Vec<usize>)> {
 /// Every parameter and BatchNorm statistic of `net` under its PyTorch key.
 pub fn state_dict(net: &FcnNet) -> StateDict {
     let mut dict = StateDict::default();
-    for (key, _, tensor) in list(net, true) {
+    for (key, _, tensor) in list(net, Take::Values) {
         dict.insert(key, tensor.expect("values were asked for"));
+    }
+    dict
+}
+
+/// The gradient in `grads` of every parameter of `net` that has one, under its
+/// PyTorch key.
+pub fn gradients(net: &FcnNet, grads: &Gradients) -> StateDict {
+    let mut dict = StateDict::default();
+    for (key, _, grad) in list(net, Take::Gradients(grads)) {
+        if let Some(g) = grad {
+            dict.insert(key, g);
+        }
     }
     dict
 }
@@ -203,6 +235,13 @@ mod tests {
                 "transpose_conv.weight",
             ),
             ("head.upsample.score_pool3.bias", "score_pool3.bias"),
+            ("head.classifier.conv.weight", "classifier.0.weight"),
+            (
+                "head.aux_classifier.bn.running_mean",
+                "aux_classifier.1.running_mean",
+            ),
+            ("head.classifier.score.bias", "classifier.4.bias"),
+            ("backbone.stages.3.2.conv3.weight", "7.2.conv3.weight"),
         ] {
             assert_eq!(pytorch_key(burn), torch);
         }

@@ -1,6 +1,7 @@
-//! ResNet-18 as torchvision builds it, without its average pooling and fully
-//! connected layer: the FCN's backbone. A 3×H×W image becomes an
-//! (8·width)×H/32×W/32 feature map (512×10×15 for 320×480 at width 64).
+//! ResNet-18, -34, -50 and -101 as torchvision builds them, without the average
+//! pooling and fully connected layer: the FCN's backbone. A 3×H×W image becomes a
+//! feature map at 1/32 of its size (512×10×15 for 320×480 on ResNet-18), or at 1/16
+//! or 1/8 when the last stages trade their stride for dilation.
 //!
 //! Parameter names follow the textbook's `nn.Sequential` of torchvision's children:
 //! `0` stem convolution, `1` its BatchNorm, `4`–`7` the four stages (torchvision's
@@ -12,91 +13,103 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
+use super::blocks::{BasicBlock, Block, Bottleneck};
 use super::layers::{batch_norm_layer as bn, conv, conv_bn};
 use crate::ops::Kernels;
 
-/// The 1×1 stride-2 convolution and BatchNorm on the shortcut where the shape changes.
+/// The backbone.
 #[derive(Module, Debug)]
-pub struct Downsample {
-    pub conv: Conv2d,
-    pub bn: BatchNorm,
-}
-
-/// torchvision's `BasicBlock`: two 3×3 convolutions with BatchNorm, ReLU, and a
-/// shortcut.
-#[derive(Module, Debug)]
-pub struct BasicBlock {
-    pub conv1: Conv2d,
-    pub bn1: BatchNorm,
-    pub conv2: Conv2d,
-    pub bn2: BatchNorm,
-    pub downsample: Option<Downsample>,
-}
-
-impl BasicBlock {
-    fn init(channels: [usize; 2], stride: usize, device: &Device) -> Self {
-        let [cin, cout] = channels;
-        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
-            conv: conv([cin, cout], 1, stride, 0, device),
-            bn: bn(cout, device),
-        });
-        Self {
-            conv1: conv([cin, cout], 3, stride, 1, device),
-            bn1: bn(cout, device),
-            conv2: conv([cout, cout], 3, 1, 1, device),
-            bn2: bn(cout, device),
-            downsample,
-        }
-    }
-
-    pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
-        let shortcut = match &self.downsample {
-            Some(d) => conv_bn((&d.conv, &d.bn), x.clone(), None, false, k),
-            None => x.clone(),
-        };
-        let y = conv_bn((&self.conv1, &self.bn1), x, None, true, k);
-        conv_bn((&self.conv2, &self.bn2), y, Some(shortcut), true, k)
-    }
-}
-
-/// ResNet-18 up to its last stage.
-#[derive(Module, Debug)]
-pub struct ResNet18 {
+pub struct ResNet {
     pub conv1: Conv2d,
     pub bn1: BatchNorm,
     pub maxpool: MaxPool2d,
-    pub stages: Vec<Vec<BasicBlock>>,
+    pub stages: Vec<Vec<Block>>,
 }
 
-/// A backbone's outputs at strides 8, 16 and 32 (ResNet's `layer2` to `layer4`).
+/// The outputs of the last three stages (torchvision's `layer2` to `layer4`): at
+/// strides 8, 16 and 32 in an undilated network.
 pub struct Features {
-    pub stride8: Tensor<4>,
-    pub stride16: Tensor<4>,
-    pub stride32: Tensor<4>,
+    pub layer2: Tensor<4>,
+    pub layer3: Tensor<4>,
+    pub layer4: Tensor<4>,
 }
 
 /// The index of a stage in the textbook's `nn.Sequential` (stage 0 is child `4`).
 pub(super) const FIRST_STAGE: usize = 4;
 
-impl ResNet18 {
-    /// `width` is the channel count of the first stage: 64 for the real ResNet-18
-    /// (and for any pretrained weights); smaller widths train faster.
-    pub fn init(width: usize, device: &Device) -> Self {
-        let (conv1, bn1) = (conv([3, width], 7, 2, 3, device), bn(width, device));
-        let mut stages = Vec::new();
+/// Blocks per stage.
+fn blocks_per_stage(depth: usize) -> Option<[usize; 4]> {
+    match depth {
+        18 => Some([2, 2, 2, 2]),
+        34 | 50 => Some([3, 4, 6, 3]),
+        101 => Some([3, 4, 23, 3]),
+        _ => None,
+    }
+}
+
+/// How one stage is built.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StagePlan {
+    stride: usize,
+    /// The first block's dilation: the previous stage's (torchvision's
+    /// `previous_dilation`; mmsegmentation's `contract_dilation` for BasicBlocks).
+    first_dilation: usize,
+    dilation: usize,
+}
+
+/// Strides and dilations of the four stages for `output_stride` (32, 16 or 8):
+/// the stem reduces by 4, each stage after the first by 2 unless that would pass
+/// the output stride, in which case it dilates by 2 instead.
+fn stage_plans(output_stride: usize) -> [StagePlan; 4] {
+    let (mut reduction, mut dilation) = (4, 1);
+    std::array::from_fn(|s| {
+        let first_dilation = dilation;
+        let mut stride = if s == 0 { 1 } else { 2 };
+        if reduction * stride > output_stride {
+            dilation *= stride;
+            stride = 1;
+        }
+        reduction *= stride;
+        StagePlan {
+            stride,
+            first_dilation,
+            dilation,
+        }
+    })
+}
+
+impl ResNet {
+    /// ResNet-`depth` (18, 34, 50 or 101) at `output_stride` (8, 16 or 32).
+    /// `width` is the stem's channels and the first stage's inner channels: 64 in
+    /// torchvision (and for any pretrained weights); smaller trains faster.
+    /// Call [`crate::model::FcnConfig::validate`] first: other depths panic.
+    pub fn init(depth: usize, width: usize, output_stride: usize, device: &Device) -> Self {
+        let counts = blocks_per_stage(depth).expect("a validated depth");
+        let bottleneck = depth >= 50;
         let mut cin = width;
-        for s in 0..4 {
-            let cout = width << s;
-            let stride = if s == 0 { 1 } else { 2 };
-            stages.push(vec![
-                BasicBlock::init([cin, cout], stride, device),
-                BasicBlock::init([cout, cout], 1, device),
-            ]);
-            cin = cout;
+        let mut stages = Vec::with_capacity(4);
+        for (s, plan) in stage_plans(output_stride).into_iter().enumerate() {
+            let inner = width << s;
+            let blocks = (0..counts[s])
+                .map(|b| {
+                    let (stride, dilation) = match b {
+                        0 => (plan.stride, plan.first_dilation),
+                        _ => (1, plan.dilation),
+                    };
+                    let block = if bottleneck {
+                        Block::Bottleneck(Bottleneck::init(cin, inner, stride, dilation, device))
+                    } else {
+                        Block::Basic(BasicBlock::init([cin, inner], stride, dilation, device))
+                    };
+                    cin = block.out_channels();
+                    block
+                })
+                .collect();
+            stages.push(blocks);
         }
         Self {
-            conv1,
-            bn1,
+            conv1: conv([3, width], 7, 2, 3, device),
+            bn1: bn(width, device),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -105,18 +118,18 @@ impl ResNet18 {
         }
     }
 
-    /// Channels of the features at strides 8, 16 and 32.
+    /// Channels of `layer2`, `layer3` and `layer4`.
     pub fn channels(&self) -> [usize; 3] {
-        let out = |s: usize| self.stages[s][1].bn2.gamma.lazy_shape()[0];
+        let out = |s: usize| self.stages[s].last().map_or(0, Block::out_channels);
         [out(1), out(2), out(3)]
     }
 
-    /// The stride-32 feature map.
+    /// The last stage's feature map.
     pub fn forward(&self, x: Tensor<4>, k: Kernels) -> Tensor<4> {
-        self.features(x, k).stride32
+        self.features(x, k).layer4
     }
 
-    /// The outputs of the last three stages, for heads that use the finer ones.
+    /// The outputs of the last three stages, for heads that use the earlier ones.
     pub fn features(&self, x: Tensor<4>, k: Kernels) -> Features {
         let x = conv_bn((&self.conv1, &self.bn1), x, None, true, k);
         let mut x = crate::ops::max_pool2d(&self.maxpool, x, k);
@@ -129,12 +142,42 @@ impl ResNet18 {
                 outs.push(x.clone());
             }
         }
-        let [stride8, stride16, stride32] =
-            <[Tensor<4>; 3]>::try_from(outs).expect("ResNet-18 has four stages");
+        let [layer2, layer3, layer4] =
+            <[Tensor<4>; 3]>::try_from(outs).expect("a ResNet has four stages");
         Features {
-            stride8,
-            stride16,
-            stride32,
+            layer2,
+            layer3,
+            layer4,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StagePlan, stage_plans};
+
+    fn plan(stride: usize, first_dilation: usize, dilation: usize) -> StagePlan {
+        StagePlan {
+            stride,
+            first_dilation,
+            dilation,
+        }
+    }
+
+    /// torchvision's `replace_stride_with_dilation`: [False, False, False] for 32,
+    /// [False, False, True] for 16, [False, True, True] for 8 (worked by hand from
+    /// `_make_layer`: a dilated stage's first block keeps the previous dilation).
+    #[test]
+    fn output_strides_dilate_as_torchvision() {
+        let undilated = [plan(1, 1, 1), plan(2, 1, 1), plan(2, 1, 1), plan(2, 1, 1)];
+        assert_eq!(stage_plans(32), undilated);
+        assert_eq!(
+            stage_plans(16),
+            [plan(1, 1, 1), plan(2, 1, 1), plan(2, 1, 1), plan(1, 1, 2)]
+        );
+        assert_eq!(
+            stage_plans(8),
+            [plan(1, 1, 1), plan(2, 1, 1), plan(1, 1, 2), plan(1, 2, 4)]
+        );
     }
 }

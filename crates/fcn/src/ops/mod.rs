@@ -14,6 +14,7 @@
 mod autodiff;
 mod backend;
 pub mod flops;
+mod resize;
 
 use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
@@ -23,6 +24,7 @@ use burn::tensor::{DType, Int, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
 pub use backend::{MaybeTensor, TconvBackend};
+pub use resize::{interpolation_matrix, resize_bilinear};
 
 /// Whose kernels a model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -48,6 +48,10 @@ pub struct TrainConfig {
     pub freeze_backbone: bool,
     pub freeze_upsampling: bool,
     pub class_weights: Option<Vec<f32>>,
+    /// Weight of the auxiliary head's loss (torchvision's head, when it has one;
+    /// 0.5 as in torchvision's reference training).
+    #[serde(default = "default_aux_weight")]
+    pub aux_weight: f64,
     pub seed: u64,
     /// Loader threads.
     pub workers: usize,
@@ -70,10 +74,16 @@ impl TrainConfig {
         freeze_backbone: false,
         freeze_upsampling: false,
         class_weights: None,
+        aux_weight: 0.5,
         seed: 0,
         workers: 2,
         skip_bad: false,
     };
+}
+
+/// Run states written before the auxiliary head: torchvision's weight.
+fn default_aux_weight() -> f64 {
+    TrainConfig::DEFAULT.aux_weight
 }
 
 impl Default for TrainConfig {

@@ -142,7 +142,8 @@ impl Epochs<'_> {
                 continue;
             }
             let t = Instant::now();
-            let (loss, (correct, counted)) = loss_and_hits(&net, batch, batches.weights.as_ref());
+            let weights = batches.weights.as_ref();
+            let (loss, (correct, counted)) = loss_and_hits(&net, batch, weights, config.aux_weight);
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
                 return Err(FcnError::Diverged {
@@ -165,20 +166,31 @@ impl Epochs<'_> {
     }
 }
 
-/// The mean loss of a batch (class-weighted if asked) and its `(correct, counted)`
-/// pixels; the unweighted loss comes fused with the counts.
+/// The mean loss of a batch (class-weighted if asked; plus `aux_weight` times the
+/// auxiliary head's, where there is one) and its `(correct, counted)` pixels; the
+/// unweighted loss comes fused with the counts.
 fn loss_and_hits(
     net: &FcnNet,
     batch: Batch,
     weights: Option<&Tensor<1>>,
+    aux_weight: f64,
 ) -> (Tensor<1>, (u64, u64)) {
-    let logits = net.forward(batch.images);
-    match weights {
-        Some(w) => (
-            crate::loss::weighted_cross_entropy(logits.clone(), batch.labels.clone(), w.clone()),
-            crate::loss::pixel_hits(&logits.detach(), &batch.labels),
-        ),
-        None => crate::loss::cross_entropy_with_hits(logits, batch.labels, net.kernels()),
+    let (logits, aux) = net.forward_with_aux(batch.images, aux_weight != 0.0);
+    let loss_of = |logits: Tensor<4>| match weights {
+        Some(w) => crate::loss::weighted_cross_entropy(logits, batch.labels.clone(), w.clone()),
+        None => crate::loss::cross_entropy(logits, batch.labels.clone(), net.kernels()),
+    };
+    let aux_loss = aux.map(|a| loss_of(a).mul_scalar(aux_weight));
+    let (loss, hits) = match weights {
+        Some(_) => {
+            let hits = crate::loss::pixel_hits(&logits.clone().detach(), &batch.labels);
+            (loss_of(logits), hits)
+        }
+        None => crate::loss::cross_entropy_with_hits(logits, batch.labels.clone(), net.kernels()),
+    };
+    match aux_loss {
+        Some(a) => (loss + a, hits),
+        None => (loss, hits),
     }
 }
 
