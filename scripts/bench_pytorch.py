@@ -97,10 +97,34 @@ def conv_flops(net, x):
     return total[0]
 
 
+def tv_fcn50():
+    """torchvision's fcn_resnet50 (aux head included, as fcn's bench builds it), returning 'out'."""
+    import torchvision
+
+    net = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
+
+    class Out(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)["out"]
+
+    return Out()
+
+
 def model_rows(wanted, device="cpu"):
     rows = []
     for prefix, build in (("fcn", fcn_net), ("fcn8s", Fcn8s)):
         rows += arch_rows(prefix, build, wanted, device)
+    name = "tv_fcn50_infer_b1"
+    if wanted(name):
+        net = tv_fcn50().eval().to(device)
+        x = torch.rand(1, 3, 520, 520, device=device)
+        with torch.no_grad():
+            ms = median_ms(lambda: net(x))
+        rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
     return rows
 
 

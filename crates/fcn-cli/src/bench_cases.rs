@@ -96,7 +96,7 @@ pub fn names(gpu: bool) -> Vec<&'static str> {
     if gpu {
         names.push("fcn_train_b32");
     }
-    names.extend(["fcn8s_infer_b1", "fcn8s_train_b8"]);
+    names.extend(["fcn8s_infer_b1", "fcn8s_train_b8", "tv_fcn50_infer_b1"]);
     names
 }
 
@@ -191,24 +191,45 @@ fn forward_flops(net: &FcnNet, batch: usize, (h, w): (usize, usize)) -> f64 {
     counting(|| drop(net.forward(x))).1
 }
 
-/// The textbook's network, ResNet-18 (width 64) with 21 classes, with `arch`'s head.
-fn voc_net(arch: Arch, device: &Device) -> FcnNet {
-    let config = FcnConfig {
-        arch,
-        ..FcnConfig::default()
-    };
-    Fcn::new(&config, device).net
+/// A benchmarked network: its configuration, the input size and the case names'
+/// prefix.
+struct Network {
+    config: FcnConfig,
+    size: (usize, usize),
+    prefix: &'static str,
 }
 
-/// The case names' prefix for `arch`.
-fn prefix(arch: Arch) -> &'static str {
-    match arch {
-        Arch::Fcn32s => "fcn",
-        other => other.name(),
+impl Network {
+    /// The textbook's network, ResNet-18 (width 64) with 21 classes, with `arch`'s
+    /// head, on VOC's 320×480 crops.
+    fn textbook(arch: Arch) -> Self {
+        Self {
+            config: FcnConfig {
+                arch,
+                ..FcnConfig::default()
+            },
+            size: (320, 480),
+            prefix: match arch {
+                Arch::Fcn8s => "fcn8s",
+                _ => "fcn",
+            },
+        }
+    }
+
+    /// torchvision's `fcn_resnet50` (with its aux head, unused in inference) at
+    /// torchvision's evaluation size, 520×520.
+    fn torchvision() -> Self {
+        Self {
+            config: FcnConfig::torchvision(50),
+            size: (520, 520),
+            prefix: "tv_fcn50",
+        }
+    }
+
+    fn net(&self, device: &Device) -> FcnNet {
+        Fcn::new(&self.config, device).net
     }
 }
-
-const SIZE: (usize, usize) = (320, 480);
 
 /// Runs `run` with `tconv`'s kernels and then with Burn's, each timed until
 /// `device` has finished the work (a GPU runs it asynchronously).
@@ -228,34 +249,32 @@ fn both(
     (ours, base)
 }
 
-fn infer_row(arch: Arch, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
-    let net = voc_net(arch, device);
-    let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, device);
+fn infer_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+    let net = network.net(device);
+    let (h, w) = network.size;
+    let x = Tensor::<4>::random([batch, 3, h, w], Distribution::Default, device);
     let nets = [net.clone(), net.clone().with_kernels(Kernels::Burn)];
     let (ms, baseline_ms) = both(seconds, device, |k| {
         drop(nets[(k == Kernels::Burn) as usize].forward(x.clone()))
     });
     BenchRow {
-        name: format!("{}_infer_b{batch}", prefix(arch)),
+        name: format!("{}_infer_b{batch}", network.prefix),
         ms,
         baseline_ms,
-        gflops: forward_flops(&net, batch, SIZE) / ms / 1e6,
+        gflops: forward_flops(&net, batch, network.size) / ms / 1e6,
     }
 }
 
 /// One step of the textbook's training: forward, per-pixel cross-entropy, backward,
 /// SGD with weight decay.
-fn train_row(arch: Arch, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+fn train_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
     let ad = device.clone().autodiff();
-    let net0 = voc_net(arch, device);
-    let flops = 3.0 * forward_flops(&net0, batch, SIZE);
+    let net0 = network.net(device);
+    let flops = 3.0 * forward_flops(&net0, batch, network.size);
     let mut net = Some(net0.train());
-    let x = Tensor::<4>::random([batch, 3, SIZE.0, SIZE.1], Distribution::Default, &ad);
-    let labels = Tensor::<3, Int>::random(
-        [batch, SIZE.0, SIZE.1],
-        Distribution::Uniform(0.0, 21.0),
-        &ad,
-    );
+    let (h, w) = network.size;
+    let x = Tensor::<4>::random([batch, 3, h, w], Distribution::Default, &ad);
+    let labels = Tensor::<3, Int>::random([batch, h, w], Distribution::Uniform(0.0, 21.0), &ad);
     let mut optim = SgdConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
         .init();
@@ -268,7 +287,7 @@ fn train_row(arch: Arch, batch: usize, seconds: (f64, f64), device: &Device) -> 
         net = Some(optim.step(1e-3, model, grads));
     });
     BenchRow {
-        name: format!("{}_train_b{batch}", prefix(arch)),
+        name: format!("{}_train_b{batch}", network.prefix),
         ms,
         baseline_ms,
         gflops: flops / ms / 1e6,
@@ -295,15 +314,20 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
         push(kernel_row(case, seconds, &device));
     }
     let listed = |name: &str| names(gpu).contains(&name) && wanted(name);
-    for arch in [Arch::Fcn32s, Arch::Fcn8s] {
+    let networks = [
+        Network::textbook(Arch::Fcn32s),
+        Network::textbook(Arch::Fcn8s),
+        Network::torchvision(),
+    ];
+    for network in &networks {
         for batch in [1, 8] {
-            if listed(&format!("{}_infer_b{batch}", prefix(arch))) {
-                push(infer_row(arch, batch, seconds, &device));
+            if listed(&format!("{}_infer_b{batch}", network.prefix)) {
+                push(infer_row(network, batch, seconds, &device));
             }
         }
         for batch in [8, 32] {
-            if listed(&format!("{}_train_b{batch}", prefix(arch))) {
-                push(train_row(arch, batch, seconds, &device));
+            if listed(&format!("{}_train_b{batch}", network.prefix)) {
+                push(train_row(network, batch, seconds, &device));
             }
         }
     }

@@ -50,8 +50,10 @@ pub struct Args {
     /// Continue the run in this directory from its last finished epoch.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
-    /// torchvision's ImageNet ResNet weights for the backbone (resnet18-f37072fd.pth,
-    /// resnet50-0676ba61.pth, …; the depth is read from the file).
+    /// The backbone of this weight file, with a fresh head: torchvision's ImageNet
+    /// ResNets (resnet18-f37072fd.pth, resnet50-0676ba61.pth, …), its COCO-trained
+    /// FCNs (fcn_resnet50_coco-1167a1af.pth) or any model `fcn info` reads; the
+    /// depth is read from the file.
     #[arg(long)]
     backbone: Option<PathBuf>,
     /// Start from a whole model (any weight file `fcn info` reads).
@@ -430,11 +432,14 @@ fn build_model(
         );
         m
     } else if let Some(b) = &args.backbone {
+        let m = Fcn::load_backbone(b, &config, &device).context("cannot load --backbone")?;
         anyhow::ensure!(
-            args.width == 64,
-            "--backbone needs --width 64 (torchvision's)"
+            !given("width") || args.width == m.meta.width,
+            "{} has width {} but --width says {}",
+            b.display(),
+            m.meta.width,
+            args.width
         );
-        let m = Fcn::load_with(b, &config, &device).context("cannot load --backbone")?;
         anyhow::ensure!(
             args.depth.is_none_or(|d| d == m.meta.depth),
             "{} is a ResNet-{} but --depth says {}",

@@ -404,3 +404,90 @@ fn an_fcn8s_trains_says_what_it_is_and_keeps_its_head_on_resume() {
         "--arch fcn32s cannot change when resuming: the run's model is an fcn8s",
     );
 }
+
+/// torchvision's head on a dilated ResNet-50 trains from the command line, `fcn info`
+/// describes it, `fcn segment` runs it, and impossible combinations are refused.
+#[test]
+fn a_torchvision_fcn_trains_segments_and_describes_itself() {
+    let (dir, data, run) = small_data("tvfcn", "4");
+    let mut args = small_training(&data, &run);
+    args.extend(["--arch", "torchvision", "--epochs", "1", "--lr", "0.01"].map(String::from));
+    let o = fcn(&strs(&args));
+    assert!(o.status.success(), "{}", text(&o).1);
+    let weights = run.join("model.safetensors");
+    let o = fcn(&["info", s(&weights)]);
+    let out = text(&o).0;
+    assert!(out.contains("arch:         torchvision"), "{out}");
+    assert!(
+        out.contains("network:      torchvision FCNHead with aux head on ResNet-50 (output stride 8, width 8)"),
+        "{out}"
+    );
+    let masks = dir.join("masks");
+    let o = fcn(&[
+        "segment",
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&masks),
+        &format!(
+            "{}/synth_00000[0-3].jpg",
+            data.join("VOC2012/JPEGImages").display()
+        ),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(std::fs::read_dir(&masks).unwrap().count() >= 4);
+    let mut bad = small_training(&data, &dir.join("run2"));
+    bad.extend(["--arch", "fcn8s", "--output-stride", "8"].map(String::from));
+    fails_with(&strs(&bad), "fcn8s needs output stride 32");
+    let mut bad = small_training(&data, &dir.join("run3"));
+    bad.extend(["--depth", "42"].map(String::from));
+    fails_with(&strs(&bad), "depth 42 is not one of 18, 34, 50, 101");
+    fails_with(
+        &[
+            "train",
+            "--resume",
+            s(&run),
+            "--depth",
+            "101",
+            "--epochs",
+            "2",
+        ],
+        "--depth cannot change when resuming: the run's model has 50",
+    );
+    // Fine-tuning a torchvision FCN (5 classes) on data with 7: its backbone, a
+    // fresh head.
+    let tv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fcn/tests/fixtures/golden_small/tv_fcn/tv_r50.pth");
+    let tuned = dir.join("tuned");
+    let o = fcn(&[
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&tuned),
+        "--crop",
+        "64x96",
+        "--batch-size",
+        "2",
+        "--arch",
+        "torchvision",
+        "--backbone",
+        s(&tv),
+        "--epochs",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = fcn(&["info", s(&tuned.join("model.safetensors"))]);
+    assert!(text(&o).0.contains("classes:      7"), "{}", text(&o).0);
+    let mut bad = vec![
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        "unused",
+        "--arch",
+        "torchvision",
+    ];
+    bad.extend(["--backbone", s(&tv), "--depth", "101"]);
+    fails_with(&bad, "is a ResNet-50 but --depth says 101");
+}

@@ -11,13 +11,17 @@ use crate::error::{FcnError, Result};
 use crate::state::StateDict;
 use crate::weights::{WeightFile, WeightFormat};
 
-/// The configuration of the network in `loaded`; `config` gives the head of a
-/// backbone-only file and the description of files without metadata.
-pub(super) fn config_of(path: &Path, loaded: &WeightFile, config: &FcnConfig) -> Result<FcnConfig> {
+/// The configuration of the network in `loaded`; `config` gives the head when
+/// only the file's backbone is taken, and the description of files without metadata.
+pub(super) fn config_of(
+    path: &Path,
+    loaded: &WeightFile,
+    config: &FcnConfig,
+    backbone_only: bool,
+) -> Result<FcnConfig> {
     let state = &loaded.state;
-    let backbone_only = loaded.format == WeightFormat::TorchvisionResNet;
     let mut meta = match loaded.format {
-        WeightFormat::Native => FcnConfig::from_metadata(path, &loaded.metadata)?,
+        WeightFormat::Native if !backbone_only => FcnConfig::from_metadata(path, &loaded.metadata)?,
         _ => config.clone(),
     };
     meta.width = width_of(path, state)?;

@@ -193,23 +193,38 @@ impl Fcn {
     pub fn load_with(path: impl AsRef<Path>, config: &FcnConfig, device: &Device) -> Result<Self> {
         let path = path.as_ref();
         let loaded = weights::read(path)?;
-        Self::from_loaded(path, loaded, config, device)
+        let backbone_only = loaded.format == WeightFormat::TorchvisionResNet;
+        Self::from_loaded(path, loaded, config, backbone_only, device)
+    }
+
+    /// The backbone of any weight file that [`Fcn::load`] reads (an ImageNet ResNet,
+    /// torchvision's COCO-trained FCN, an earlier run's model) with a fresh head as
+    /// `config` describes it: the start of fine-tuning on other classes.
+    pub fn load_backbone(
+        path: impl AsRef<Path>,
+        config: &FcnConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let loaded = weights::read(path)?;
+        Self::from_loaded(path, loaded, config, true, device)
     }
 
     fn from_loaded(
         path: &Path,
         loaded: WeightFile,
         config: &FcnConfig,
+        backbone_only: bool,
         device: &Device,
     ) -> Result<Self> {
-        let meta = super::detect::config_of(path, &loaded, config)?;
-        let torchvision = loaded.format == WeightFormat::TorchvisionResNet;
+        let meta = super::detect::config_of(path, &loaded, config, backbone_only)?;
         let source = path.display().to_string();
         let mut reader = StateReader::new(&source, &loaded.state);
-        // A torchvision backbone keeps the fresh head.
-        let net = super::names::load(FcnNet::init(&meta, device), &mut reader, torchvision);
+        let net = super::names::load(FcnNet::init(&meta, device), &mut reader, backbone_only);
+        // Backbone keys start with the textbook's stage index; the rest is a head.
+        let is_head = |k: &str| !k.starts_with(|c: char| c.is_ascii_digit());
         let mut ignored = reader
-            .finish(|k| torchvision && k.starts_with("fc."))
+            .finish(|k| backbone_only && is_head(k))
             .map_err(|e| match e {
                 FcnError::Weights { path, message } => FcnError::Weights {
                     path,
