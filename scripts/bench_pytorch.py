@@ -23,6 +23,7 @@ SHAPES = [
     ("conv3x3_80x120", (1, 64, 80, 120), 64, 3, "C", 1, 1),
     ("conv3x3_b8_56", (8, 64, 56, 56), 64, 3, "C", 1, 1),
     ("conv7x7_stem", (1, 3, 320, 480), 64, 7, "C", 2, 3),
+    ("conv3x3_dil2_65", (1, 256, 65, 65), 256, 3, "D2", 1, 2),
 ]
 
 
@@ -184,7 +185,8 @@ def main():
                 flops = 2.0 * x.numel() * cout * k * k
             else:
                 w = torch.rand(cout, c, k, k) - 0.5
-                run = lambda: F.conv2d(x, w, None, s, p)
+                d = 2 if op == "D2" else 1
+                run = lambda: F.conv2d(x, w, None, s, p, d)
                 flops = 2.0 * run().numel() * c * k * k
             ms = median_ms(run)
             gflops = flops / ms / 1e6

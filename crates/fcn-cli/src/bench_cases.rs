@@ -36,11 +36,12 @@ struct KernelCase {
     kernel: usize,
     stride: usize,
     padding: usize,
+    dilation: usize,
     transposed: bool,
 }
 
 /// The shapes of `crates/tconv/benches/shapes.rs` and `scripts/bench_pytorch.py`.
-const KERNELS: [KernelCase; 7] = [
+const KERNELS: [KernelCase; 8] = [
     KernelCase::t("convT_fcn_head", [1, 21, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_fcn_head_b4_512", [4, 512, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_decoder", [8, 256, 32, 32], 128, 4, 2, 1),
@@ -48,6 +49,8 @@ const KERNELS: [KernelCase; 7] = [
     KernelCase::c("conv3x3_80x120", [1, 64, 80, 120], 64, 3, 1, 1),
     KernelCase::c("conv3x3_b8_56", [8, 64, 56, 56], 64, 3, 1, 1),
     KernelCase::c("conv7x7_stem", [1, 3, 320, 480], 64, 7, 2, 3),
+    // fcn_resnet50's layer3 at 520×520: 65×65 at output stride 8, dilation 2.
+    KernelCase::c("conv3x3_dil2_65", [1, 256, 65, 65], 256, 3, 1, 2).dilated(2),
 ];
 
 impl KernelCase {
@@ -66,8 +69,13 @@ impl KernelCase {
             kernel,
             stride,
             padding,
+            dilation: 1,
             transposed: true,
         }
+    }
+
+    const fn dilated(self, dilation: usize) -> Self {
+        Self { dilation, ..self }
     }
 
     const fn c(
@@ -162,6 +170,7 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
     } else {
         let conv: Conv2d = Conv2dConfig::new([c, case.out_channels], [case.kernel; 2])
             .with_stride([case.stride; 2])
+            .with_dilation([case.dilation; 2])
             .with_padding(PaddingConfig2d::Explicit(
                 case.padding,
                 case.padding,
