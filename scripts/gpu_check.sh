@@ -52,13 +52,13 @@ timeout 60 ./fcn-gpu bench --device gpu --list 2>&1 | grep -v XDG_RUNTIME | head
 mkdir -p /work && [ -e /work/main ] || ln -s "$R" /work/main
 log "parity and training tests on the GPU"
 for t in parity device skip tv_fcn; do
-  FCN_TEST_DEVICE=gpu timeout 100 ./$t --test-threads 1 2>&1 | grep -v XDG_RUNTIME | grep -E "^test |test result|panicked|error" | head -20
+  FCN_TEST_DEVICE=gpu timeout 50 ./$t --test-threads 1 2>&1 | grep -v XDG_RUNTIME | grep -E "^test |test result|panicked|error" | head -20
 done
 log "fcn bench --device gpu"
-timeout 200 ./fcn-gpu bench --device gpu --json --seconds 3 > "$OUT/fcn_gpu.json" 2> "$OUT/fcn_gpu.err"
+timeout 180 ./fcn-gpu bench --device gpu --json --seconds 2 > "$OUT/fcn_gpu.json" 2> "$OUT/fcn_gpu.err"
 echo "exit $?"; grep -v XDG_RUNTIME "$OUT/fcn_gpu.err" | tail -8
 log "PyTorch CUDA"
 python3 -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name(0))" 2>&1 | tail -1
-timeout 150 python3 "$R/scripts/bench_pytorch.py" --device cuda --json > "$OUT/torch_cuda.json" 2> "$OUT/torch_cuda.err"
+timeout 120 python3 "$R/scripts/bench_pytorch.py" --device cuda --json > "$OUT/torch_cuda.json" 2> "$OUT/torch_cuda.err"
 echo "exit $?"; tail -3 "$OUT/torch_cuda.err"; cat "$OUT/torch_cuda.json"
 cat "$OUT/fcn_gpu.json"

@@ -1,7 +1,8 @@
 //! One FCN inference at 320×480 (batch 1), for timing and peak memory:
-//! `cargo run --release -p fcn --example infer_once [-- WEIGHTS]`, under
-//! `/usr/bin/time -v` for the maximum resident set size.
-//! `scripts/infer_once_pytorch.py` does the same in PyTorch.
+//! `cargo run --release -p fcn --example infer_once [-- WEIGHTS | tv_fcn50]`, under
+//! `/usr/bin/time -v` for the maximum resident set size; `tv_fcn50` is torchvision's
+//! `fcn_resnet50` at 520×520 instead. `scripts/infer_once_pytorch.py [--tv]` does
+//! the same in PyTorch.
 
 use std::time::Instant;
 
@@ -11,11 +12,12 @@ use ndarray::Array4;
 
 fn main() -> Result<(), fcn::FcnError> {
     let device = Device::flex();
-    let model = match std::env::args().nth(1) {
-        Some(path) => Fcn::load(path, &device)?,
-        None => Fcn::new(&FcnConfig::default(), &device),
+    let (model, (h, w)) = match std::env::args().nth(1).as_deref() {
+        Some("tv_fcn50") => (Fcn::new(&FcnConfig::torchvision(50), &device), (520, 520)),
+        Some(path) => (Fcn::load(path, &device)?, (320, 480)),
+        None => (Fcn::new(&FcnConfig::default(), &device), (320, 480)),
     };
-    let x = Array4::from_shape_fn((1, 3, 320, 480), |(_, c, y, x)| {
+    let x = Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
         ((c * 7 + y * 3 + x) % 11) as f32 / 5.0 - 1.0
     });
     for run in 0..3 {

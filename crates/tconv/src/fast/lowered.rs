@@ -90,34 +90,55 @@ impl SharedOut {
 pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
     let (g, icg, mg, k, p, cw, plane) = sizes(geo);
     assert_eq!(col.len(), geo.batch * geo.col[0] * p, "column side size");
-    let rows = band_rows(geo, k);
-    let per_unit = geo.col[1].div_ceil(rows);
+    let span = correlate_span(geo, k);
+    let per_unit = p.div_ceil(span);
     let out = SharedOut(col.as_mut_ptr());
+    let buffer = if geo.is_pointwise() { 0 } else { k * span };
     (0..geo.batch * g * per_unit).into_par_iter().for_each_init(
-        || lowered_buffer(geo, k),
+        || vec![0.0; buffer],
         |buf, piece| {
             let (unit, band) = (piece / per_unit, piece % per_unit);
-            let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
-            let width = (y1 - y0) * cw;
+            let (c0, c1) = (band * span, ((band + 1) * span).min(p));
+            let width = c1 - c0;
             let grp = unit % g;
             let src = &img[unit * icg * plane..(unit + 1) * icg * plane];
             let w = Mat::row_major(&weight[grp * mg * k..(grp + 1) * mg * k], mg, k);
             let lowered = if geo.is_pointwise() {
-                Mat::strided(&src[y0 * cw..], k, width, p)
+                Mat::strided(&src[c0..], k, width, p)
             } else {
-                im2col(geo, src, icg, (y0, y1), buf);
+                // Spans of a lowered product are whole output rows.
+                im2col(geo, src, icg, (c0 / cw, c1 / cw), buf);
                 Mat::row_major(&buf[..k * width], k, width)
             };
-            let offset = unit * mg * p + y0 * cw;
+            let offset = unit * mg * p + c0;
             // SAFETY: this piece writes rows `unit·mg .. (unit+1)·mg` of `col`,
-            // columns `y0·cw .. y1·cw` of each: inside `col` (its length is
-            // checked above) and disjoint from every other piece's.
+            // columns `c0 .. c1` of each: inside `col` (its length is checked
+            // above) and disjoint from every other piece's.
             unsafe {
                 let dst = out.get().add(offset);
                 matmul_to_ptr(dst, p, w, lowered, false, Parallelism::None);
             }
         },
     );
+}
+
+/// The product's column tile: `gemm`'s AVX-512 kernel takes 64 columns (output
+/// pixels) at a time, and a piece narrower than that, or a few past a multiple of
+/// it, runs its remainder on a kernel a quarter as fast.
+const GEMM_TILE: usize = 64;
+
+/// Output columns per piece of [`correlate`]. A lowered product takes whole output
+/// rows, as many as fit a band. A pointwise product needs no lowering: its pieces
+/// are whole tiles (a band of one 65-pixel row would be a tile plus a one-pixel
+/// remainder), enough for every thread.
+fn correlate_span(geo: &Geometry, k: usize) -> usize {
+    if geo.is_pointwise() {
+        let units = geo.batch * geo.groups;
+        let wanted = (PIECES_PER_THREAD * rayon::current_num_threads()).div_ceil(units.max(1));
+        let tiles = geo.col_plane().div_ceil(GEMM_TILE).div_ceil(wanted.max(1));
+        return tiles.max(1) * GEMM_TILE;
+    }
+    band_rows(geo, k) * geo.col[2].max(1)
 }
 
 /// `img[n, group] += col2im(W_groupᵀ · col[n, group])` for every image and group.
