@@ -122,14 +122,18 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
     let mut config = FcnConfig {
         arch: args.arch,
         depth: args.depth,
-        output_stride: args.output_stride.unwrap_or(if torchvision { 8 } else { 32 }),
+        output_stride: args
+            .output_stride
+            .unwrap_or(if torchvision { 8 } else { 32 }),
         aux: torchvision,
         width: args.width,
         ..FcnConfig::default()
     }
     .with_num_classes(classes.len());
     config.class_names = classes.names.clone();
-    config.validate().context("--arch / --depth / --output-stride / --width")?;
+    config
+        .validate()
+        .context("--arch / --depth / --output-stride / --width")?;
     let device = args.device.open()?;
     device.seed(args.seed);
     let model = Fcn::new(&config, &device);
