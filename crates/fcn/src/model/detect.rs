@@ -25,16 +25,17 @@ pub(super) fn config_of(
         _ => config.clone(),
     };
     meta.width = width_of(path, state)?;
-    meta.depth = depth_of(path, state)?;
+    // Without a third stage the depth stays as described; the reader lists what is missing.
+    meta.depth = depth_of(path, state)?.unwrap_or(meta.depth);
     if !backbone_only {
         meta.arch = arch_of(state);
         meta.aux = state.tensors.contains_key("aux_classifier.4.weight");
-        let classes = classes_of(path, state, meta.arch)?;
+        let (classes, key) = classes_of(path, state, meta.arch)?;
         if loaded.format == WeightFormat::Native && meta.num_classes != classes {
             return Err(FcnError::weights(
                 path,
                 format!(
-                    "the metadata says {} classes but the scores have {classes}",
+                    "the metadata says {} classes but {key} has {classes}",
                     meta.num_classes
                 ),
             ));
@@ -69,18 +70,19 @@ fn width_of(path: &Path, state: &StateDict) -> Result<usize> {
 }
 
 /// ResNet's depth, from the blocks of its third stage (`6.N.`; torchvision's
-/// `layer3`) and whether they are Bottlenecks (`conv3`).
-fn depth_of(path: &Path, state: &StateDict) -> Result<usize> {
+/// `layer3`) and whether they are Bottlenecks (`conv3`); `None` without one.
+fn depth_of(path: &Path, state: &StateDict) -> Result<Option<usize>> {
     let blocks: BTreeSet<usize> = state
         .keys()
         .filter_map(|k| k.strip_prefix("6.")?.split('.').next()?.parse().ok())
         .collect();
     let bottleneck = state.tensors.contains_key("4.0.conv3.weight");
     match (blocks.len(), bottleneck) {
-        (2, false) => Ok(18),
-        (6, false) => Ok(34),
-        (6, true) => Ok(50),
-        (23, true) => Ok(101),
+        (0, _) => Ok(None),
+        (2, false) => Ok(Some(18)),
+        (6, false) => Ok(Some(34)),
+        (6, true) => Ok(Some(50)),
+        (23, true) => Ok(Some(101)),
         (n, b) => Err(FcnError::weights(
             path,
             format!(
@@ -106,14 +108,14 @@ fn arch_of(state: &StateDict) -> Arch {
     }
 }
 
-/// The classes the scores convolution makes.
-fn classes_of(path: &Path, state: &StateDict, arch: Arch) -> Result<usize> {
+/// The classes the scores convolution makes, and that convolution's key.
+fn classes_of(path: &Path, state: &StateDict, arch: Arch) -> Result<(usize, &'static str)> {
     let key = match arch {
         Arch::Torchvision => "classifier.4.weight",
         _ => "final_conv.weight",
     };
     match state.tensors.get(key).map(|t| t.shape.as_slice()) {
-        Some(&[c, ..]) if (1..=MAX_CLASSES).contains(&c) => Ok(c),
+        Some(&[c, ..]) if (1..=MAX_CLASSES).contains(&c) => Ok((c, key)),
         Some(other) => Err(FcnError::weights(
             path,
             format!("{key}: shape {other:?} declares more than {MAX_CLASSES} classes or none"),
