@@ -16,6 +16,7 @@ mod progress;
 mod render;
 mod report;
 mod segment;
+mod serve;
 mod synth;
 mod train;
 mod upsample;
@@ -52,6 +53,8 @@ enum Command {
     Eval(eval::Args),
     /// Segment images into palette PNG masks (and overlays, JSON fractions).
     Segment(segment::Args),
+    /// Serve a model over HTTP: a JSON/PNG API, Prometheus metrics and a web page.
+    Serve(serve::Args),
     /// Upsample an image with the bilinear transposed convolution of the textbook.
     Upsample(upsample::Args),
 }
@@ -74,6 +77,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Eval(args) => eval::run(&args),
         Command::Segment(args) => segment::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Upsample(args) => upsample::run(&args),
     };
     match result {

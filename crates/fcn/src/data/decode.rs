@@ -17,27 +17,81 @@ use super::colormap::{ColorMap, IGNORE};
 /// `max_pixels` pixels before decoding them, and JPEGs whose structure ends before
 /// their end-of-image marker (see [`super::jpeg_end`]).
 pub fn read_image(path: &Path, max_pixels: u64) -> Result<RgbImage, DataError> {
-    let bad = |m: String| DataError::new(path, m);
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
-    let format = reader.format();
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| bad(format!("not a readable image: {e}")))?;
-    check_size(path, w, h, max_pixels)?;
+    let bytes =
+        std::fs::read(path).map_err(|e| DataError::new(path, format!("cannot read: {e}")))?;
+    decode_image(&bytes, max_pixels).map_err(|e| DataError::new(path, e.to_string()))
+}
+
+/// Why bytes are not a usable image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageProblem {
+    /// The header declares more pixels than allowed; nothing was decoded.
+    #[error(
+        "image is {width}×{height} = {pixels} pixels, more than the limit of {limit} (see --max-pixels)"
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error("image is empty ({width}×{height})")]
+    Empty { width: u32, height: u32 },
+    /// Not an image format we read, or a header that does not parse.
+    #[error("not a readable image: {0}")]
+    Unreadable(String),
+    /// A readable header followed by broken or missing data.
+    #[error("corrupt or truncated image: {0}")]
+    Corrupt(String),
+}
+
+/// Decodes image bytes (PNG or JPEG) as RGB, with the checks of [`read_image`]: the
+/// declared size is checked against `max_pixels` before any pixel is decoded.
+pub fn decode_image(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageProblem> {
+    declared_size(bytes, max_pixels)?;
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ImageProblem::Unreadable(e.to_string()))
+    };
+    let format = reader()?.format();
     if format == Some(image::ImageFormat::Jpeg)
-        && let Err(why) = super::jpeg_end::image_end(&bytes)
+        && let Err(why) = super::jpeg_end::image_end(bytes)
     {
-        return Err(bad(format!("corrupt or truncated image: {why}")));
+        return Err(ImageProblem::Corrupt(why));
     }
-    let img = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| bad(format!("cannot read: {e}")))?
+    let img = reader()?
         .decode()
-        .map_err(|e| bad(format!("corrupt or truncated image: {e}")))?;
+        .map_err(|e| ImageProblem::Corrupt(e.to_string()))?;
     Ok(img.to_rgb8())
+}
+
+/// The `(width, height)` that image bytes declare, read from the header alone and
+/// checked against `max_pixels`: a header claiming 100000×100000 costs microseconds.
+pub fn declared_size(bytes: &[u8], max_pixels: u64) -> Result<(u32, u32), ImageProblem> {
+    let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImageProblem::Unreadable(e.to_string()))?
+        .into_dimensions()
+        .map_err(|e| ImageProblem::Unreadable(e.to_string()))?;
+    check_pixels(w, h, max_pixels)?;
+    Ok((w, h))
+}
+
+fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), ImageProblem> {
+    let pixels = width as u64 * height as u64;
+    if pixels > limit {
+        return Err(ImageProblem::TooLarge {
+            width,
+            height,
+            pixels,
+            limit,
+        });
+    }
+    if pixels == 0 {
+        return Err(ImageProblem::Empty { width, height });
+    }
+    Ok(())
 }
 
 /// The `(width, height)` an image file declares, without decoding it.
@@ -47,19 +101,7 @@ pub fn image_size(path: &Path) -> Result<(u32, u32), DataError> {
 }
 
 fn check_size(path: &Path, w: u32, h: u32, max_pixels: u64) -> Result<(), DataError> {
-    let pixels = w as u64 * h as u64;
-    if pixels > max_pixels {
-        return Err(DataError::new(
-            path,
-            format!(
-                "image is {w}×{h} = {pixels} pixels, more than the limit of {max_pixels} (see --max-pixels)"
-            ),
-        ));
-    }
-    if pixels == 0 {
-        return Err(DataError::new(path, format!("image is empty ({w}×{h})")));
-    }
-    Ok(())
+    check_pixels(w, h, max_pixels).map_err(|e| DataError::new(path, e.to_string()))
 }
 
 /// Reads a class mask as labels. Palette and grey PNGs give their indices and values;
@@ -145,6 +187,16 @@ pub fn write_palette_png(
     palette: &[[u8; 3]],
 ) -> Result<(), DataError> {
     let bad = |m: String| DataError::new(path, m);
+    let bytes =
+        encode_palette_png(mask, palette).map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+    std::fs::write(path, bytes).map_err(|e| bad(format!("cannot write: {e}")))
+}
+
+/// `mask` as the bytes of an 8-bit palette PNG with `palette`.
+pub fn encode_palette_png(
+    mask: &Array2<u8>,
+    palette: &[[u8; 3]],
+) -> Result<Vec<u8>, png::EncodingError> {
     let (h, w) = mask.dim();
     let mut bytes = Vec::new();
     {
@@ -152,13 +204,9 @@ pub fn write_palette_png(
         enc.set_color(png::ColorType::Indexed);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_palette(palette.iter().flatten().copied().collect::<Vec<u8>>());
-        let mut writer = enc
-            .write_header()
-            .map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+        let mut writer = enc.write_header()?;
         let data: Vec<u8> = mask.iter().copied().collect();
-        writer
-            .write_image_data(&data)
-            .map_err(|e| bad(format!("cannot encode PNG: {e}")))?;
+        writer.write_image_data(&data)?;
     }
-    std::fs::write(path, bytes).map_err(|e| bad(format!("cannot write: {e}")))
+    Ok(bytes)
 }
