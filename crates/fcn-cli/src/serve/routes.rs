@@ -129,7 +129,18 @@ async fn segment(
     let query =
         query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
     let format = Format::parse(query.format.as_deref())?;
-    let bytes = body::image_bytes(req, app.limits.max_body).await?;
+    let limit = app.limits.timeout;
+    let bytes = tokio::time::timeout(limit, body::image_bytes(req, app.limits.max_body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    limit.as_secs()
+                ),
+            )
+        })??;
     // Refuse what the header says is too large before queueing or decoding it.
     let (w, h) = fcn::data::decode::declared_size(&bytes, app.limits.max_pixels)?;
     let queued = app
