@@ -42,8 +42,8 @@ enum Command {
     Demo(demo::Args),
     /// Describe a weight file: detected format, classes, parameter count, ignored keys.
     Info(info::Args),
-    /// Convert any supported weight file into an fcn checkpoint (safetensors with the
-    /// textbook's key names, which PyTorch loads directly).
+    /// Write a model as ONNX (for ONNX Runtime, TensorRT, OpenVINO, browsers) or as an
+    /// fcn checkpoint (safetensors with the textbook's key names, which PyTorch loads).
     Export(export::Args),
     /// Generate the synthetic dataset (Pascal VOC layout, no download needed).
     Synth(synth::Args),

@@ -27,6 +27,7 @@ pub mod infer;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod onnx;
 pub mod ops;
 pub mod state;
 pub mod train;
