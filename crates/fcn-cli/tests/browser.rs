@@ -83,19 +83,33 @@ async fn browser(port: u16, profile: &Path) -> Client {
         .expect("a WebDriver session")
 }
 
-fn classes_from_api(server: &Server, image: &Path) -> Vec<String> {
+/// The API's answer for `image`: the names of the classes present, and the class
+/// index of the middle pixel.
+fn answer_from_api(server: &Server, image: &Path) -> (Vec<String>, u8) {
     let r = reqwest::blocking::Client::new()
         .post(server.at("/v1/segment?format=json"))
         .body(std::fs::read(image).unwrap())
         .send()
         .unwrap();
     let v: serde_json::Value = r.json().unwrap();
-    v["classes"]
+    let names = v["classes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_owned())
-        .collect()
+        .collect();
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        v["mask_png_base64"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().unwrap();
+    let mut labels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut labels).unwrap();
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    (names, labels[(h / 2) * frame.line_size + w / 2])
 }
 
 async fn upload(client: &Client, file: &Path) {
@@ -135,7 +149,7 @@ async fn the_page_segments_an_uploaded_image() {
         .unwrap();
     let expected = {
         let (server, image) = (&server, image.clone());
-        tokio::task::block_in_place(|| classes_from_api(server, &image))
+        tokio::task::block_in_place(|| answer_from_api(server, &image))
     };
     let (_driver, port) = start_driver();
     let profile = common::tmp("chromium-profile");
@@ -160,6 +174,7 @@ async fn the_page_segments_an_uploaded_image() {
     for li in client.find_all(Locator::Css("#legend li")).await.unwrap() {
         legend.push(li.attr("data-name").await.unwrap().unwrap());
     }
+    let (expected, middle) = expected;
     assert_eq!(
         legend, expected,
         "the legend names the classes the API returned"
@@ -168,7 +183,8 @@ async fn the_page_segments_an_uploaded_image() {
         eval_i64(&client, "return document.getElementById('overlay').width").await,
         eval_i64(&client, "return document.getElementById('overlay').height").await,
     );
-    assert_eq!(size, (500, 375), "the overlay has the image's size");
+    let expected_size = (i64::from(width), i64::from(height));
+    assert_eq!(size, expected_size, "the overlay has the image's size");
     let status = client
         .find(Locator::Css("#status"))
         .await
@@ -177,8 +193,30 @@ async fn the_page_segments_an_uploaded_image() {
         .await
         .unwrap();
     assert!(
-        status.contains("500×375") && status.contains("server"),
+        status.contains(&format!("{width}×{height}")) && status.contains("server"),
         "{status}"
+    );
+    // The pointer over the middle pixel: the caption names its class.
+    let script = "const c = document.getElementById('overlay'); const b = c.getBoundingClientRect();
+        c.dispatchEvent(new PointerEvent('pointermove', {clientX: b.left + b.width * (Math.floor(c.width / 2) + 0.5) / c.width,
+        clientY: b.top + b.height * (Math.floor(c.height / 2) + 0.5) / c.height, bubbles: true}));
+        return document.getElementById('pointer').textContent;";
+    let caption = client.execute(script, vec![]).await.unwrap();
+    let model: serde_json::Value = reqwest::get(server.at("/v1/model"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let name = model["classes"][middle as usize]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let want = format!("({}, {}): {name}", width / 2, height / 2);
+    assert_eq!(
+        caption.as_str(),
+        Some(want.as_str()),
+        "the class under the pointer"
     );
     let shots = screenshot_dir();
     std::fs::write(

@@ -264,3 +264,45 @@ fn a_gpu_needs_the_gpu_feature() {
         "invalid value 'tpu' for '--device",
     );
 }
+
+#[test]
+fn export_picks_the_format_from_the_extension_and_names_bad_inputs() {
+    let dir = tmp("export_formats");
+    let pth = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fcn/tests/fixtures/golden_small/fcn/fcn_d2l.pth");
+    let onnx = dir.join("model.onnx");
+    let o = fcn(&["export", s(&pth), "--out", s(&onnx), "--argmax"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("FCN-32s on ResNet-18"),
+        "{:?}",
+        text(&o)
+    );
+    // An ONNX file is a protobuf ModelProto: field 1 (ir_version) as a varint first.
+    let bytes = std::fs::read(&onnx).unwrap();
+    assert_eq!(&bytes[..2], &[0x08, 8], "ir_version 8");
+    let forced = dir.join("model.bin");
+    let o = fcn(&["export", s(&pth), "--out", s(&forced), "--format", "onnx"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    fails_with(
+        &["export", s(&pth), "--out", s(&dir.join("model.bin"))],
+        "cannot tell the format from the extension",
+    );
+    fails_with(
+        &[
+            "export",
+            s(&pth),
+            "--out",
+            s(&dir.join("m.safetensors")),
+            "--fp16",
+        ],
+        "apply to ONNX files only",
+    );
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "not a model").unwrap();
+    fails_with(&["export", s(&notes), "--out", s(&onnx)], "notes.txt");
+    fails_with(
+        &["export", s(&onnx), "--out", s(&dir.join("again.onnx"))],
+        "model.onnx",
+    );
+}
