@@ -194,12 +194,7 @@ fn answers_equal_fcn_segment_in_every_format() {
         Some(485.0)
     );
 
-    let metrics = client()
-        .get(server.at("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&server);
     assert!(
         metrics.contains("fcn_images_segmented_total 4"),
         "{metrics}"
@@ -317,12 +312,7 @@ fn bad_requests_get_json_errors_and_the_server_stays_up() {
         200,
         "the server is still up"
     );
-    let metrics = client()
-        .get(server.at("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&server);
     assert!(
         metrics.contains(r#"path="/v1/segment",status="413"} 3"#),
         "{metrics}"
@@ -406,12 +396,7 @@ fn a_full_queue_sheds_load_with_503_and_retry_after() {
             .unwrap();
         assert!(secs >= 1);
     }
-    let metrics = client()
-        .get(server.at("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&server);
     assert!(metrics.contains(r#"status="503""#), "{metrics}");
 }
 
