@@ -65,6 +65,13 @@ pub fn overlay_path(mask: &Path) -> PathBuf {
     mask.with_file_name(name)
 }
 
+/// Where `fcn segment --probs` writes the probabilities of the image whose mask is `mask`.
+pub fn probs_path(mask: &Path) -> PathBuf {
+    let mut name = mask.file_stem().unwrap_or_default().to_owned();
+    name.push(".probs.npy");
+    mask.with_file_name(name)
+}
+
 fn stem(f: &Path) -> OsString {
     f.file_stem().unwrap_or(f.as_os_str()).to_owned()
 }
@@ -108,7 +115,7 @@ fn refuse_overwrites(files: &[PathBuf], masks: &[PathBuf]) -> anyhow::Result<()>
     let inputs: HashSet<PathBuf> = files.iter().filter_map(|f| f.canonicalize().ok()).collect();
     let mut clashes = Vec::new();
     for mask in masks {
-        for out in [mask.clone(), overlay_path(mask)] {
+        for out in [mask.clone(), overlay_path(mask), probs_path(mask)] {
             if out.canonicalize().is_ok_and(|c| inputs.contains(&c)) {
                 clashes.push(out.display().to_string());
             }

@@ -1,4 +1,4 @@
-//! `fcn segment IMAGES... --weights W --out DIR [--overlay] [--json] [--shard i/n]`
+//! `fcn segment IMAGES... --weights W --out DIR [--overlay] [--json] [--probs] [--shard i/n]`
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +7,8 @@ use fcn::Fcn;
 use fcn::data::colormap::voc_palette;
 use fcn::data::decode::{read_image, write_palette_png};
 use fcn::infer::{self, TileOptions};
+use fcn::model::fcn::argmax_classes;
+use ndarray::Axis;
 
 use crate::outputs;
 
@@ -23,9 +25,13 @@ pub struct Args {
     /// Also write NAME_overlay.png: the image with the classes blended over it.
     #[arg(long)]
     overlay: bool,
-    /// Print one JSON line per image with its class pixel fractions.
+    /// Print one JSON line per image with its class pixel fractions and confidences.
     #[arg(long)]
     json: bool,
+    /// Also write NAME.probs.npy: float32 [classes, H, W] softmax probabilities
+    /// (numpy's format: `np.load` reads it).
+    #[arg(long)]
+    probs: bool,
     /// Process every n-th image starting at i (0-based), as "i/n", to split a job
     /// across machines (Slurm array, Kubernetes indexed job).
     #[arg(long, value_parser = parse_shard)]
@@ -160,12 +166,20 @@ fn segment_one(
     opts: TileOptions,
 ) -> anyhow::Result<Option<String>> {
     let image = read_image(file, args.max_pixels)?;
-    let mask =
-        infer::predict(model, &image, opts).with_context(|| format!("{}", file.display()))?;
+    let logits = infer::logits(model, model.normalize(&image).view(), opts)
+        .with_context(|| format!("{}", file.display()))?;
+    let mask = argmax_classes(&logits.index_axis(Axis(0), 0).to_owned());
     if let Some(dir) = mask_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     write_palette_png(mask_path, &mask, palette)?;
+    let probs =
+        (args.probs || args.json).then(|| infer::softmax(&logits).index_axis_move(Axis(0), 0));
+    if let (true, Some(p)) = (args.probs, &probs) {
+        let path = outputs::probs_path(mask_path);
+        ndarray_npy::write_npy(&path, p)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.overlay {
         let path = outputs::overlay_path(mask_path);
         crate::render::overlay(&image, &mask, &model.meta.class_names, 0.55)
@@ -175,14 +189,26 @@ fn segment_one(
     if !args.json {
         return Ok(None);
     }
+    let round = |v: f64| serde_json::json!((v * 1e6).round() / 1e6);
+    let names = &model.meta.class_names;
     let fractions = infer::class_fractions(&mask, model.num_classes());
-    let map: serde_json::Map<String, serde_json::Value> = model
-        .meta
-        .class_names
+    let fractions: serde_json::Map<String, serde_json::Value> = names
         .iter()
         .zip(&fractions)
         .filter(|(_, f)| **f > 0.0)
-        .map(|(n, f)| (n.clone(), serde_json::json!((f * 1e6).round() / 1e6)))
+        .map(|(n, f)| (n.clone(), round(*f)))
         .collect();
-    Ok(Some(serde_json::json!({"image": file.display().to_string(), "mask": mask_path.display().to_string(), "fractions": map}).to_string()))
+    let confidence = infer::class_confidence(probs.as_ref().expect("computed for --json"), &mask);
+    let confidence: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .zip(&confidence)
+        .filter_map(|(n, c)| c.map(|c| (n.clone(), round(c))))
+        .collect();
+    let line = serde_json::json!({
+        "image": file.display().to_string(),
+        "mask": mask_path.display().to_string(),
+        "fractions": fractions,
+        "confidence": confidence,
+    });
+    Ok(Some(line.to_string()))
 }

@@ -491,3 +491,54 @@ fn a_torchvision_fcn_trains_segments_and_describes_itself() {
     bad.extend(["--backbone", s(&tv), "--depth", "101"]);
     fails_with(&bad, "is a ResNet-50 but --depth says 101");
 }
+
+#[test]
+fn segment_writes_probabilities_and_confidences() {
+    let dir = tmp("probs");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcn/tests/fixtures");
+    let weights = fixtures.join("golden_small/fcn/fcn_d2l.pth");
+    let image = fixtures.join("voc_mini/VOC2012/JPEGImages/2011_003271.jpg");
+    let out = dir.join("out");
+    let o = fcn(&[
+        "segment",
+        s(&image),
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&out),
+    ]
+    .into_iter()
+    .chain(["--probs", "--json"])
+    .collect::<Vec<_>>());
+    assert!(o.status.success(), "{:?}", text(&o));
+    let probs: ndarray::Array3<f32> =
+        ndarray_npy::read_npy(out.join("2011_003271.probs.npy")).unwrap();
+    assert_eq!(probs.dim(), (5, 375, 500));
+    let mask = fcn::data::decode::read_mask(
+        &out.join("2011_003271.png"),
+        &fcn::data::colormap::ColorMap::voc(),
+        u64::MAX,
+    )
+    .unwrap();
+    assert_eq!(mask.dim(), (375, 500));
+    for ((y, x), &label) in mask.indexed_iter() {
+        let lane = probs.slice(ndarray::s![.., y, x]);
+        assert!((lane.sum() - 1.0).abs() < 1e-4);
+        let best = (0..5).fold(0, |b, c| if lane[c] > lane[b] { c } else { b });
+        assert_eq!(best, label as usize, "the mask is the argmax at ({x}, {y})");
+    }
+    let line: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    let fractions = line["fractions"].as_object().unwrap();
+    let confidence = line["confidence"].as_object().unwrap();
+    assert_eq!(
+        fractions.keys().collect::<Vec<_>>(),
+        confidence.keys().collect::<Vec<_>>()
+    );
+    for v in confidence.values() {
+        let p = v.as_f64().unwrap();
+        assert!(
+            (0.2..=1.0).contains(&p),
+            "a winning class has at least 1/5: {p}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! overlap) and evaluation over a split. Drawing masks is the caller's (the CLI's).
 
 use image::RgbImage;
-use ndarray::{Array2, Array4, ArrayView4, Axis, s};
+use ndarray::{Array2, Array3, Array4, ArrayView4, Axis, s};
 
 use crate::data::{DataError, Split};
 use crate::error::Result;
@@ -76,8 +76,51 @@ pub fn predict(model: &Fcn, image: &RgbImage, opts: TileOptions) -> Result<Array
     Ok(argmax_classes(&l.index_axis(Axis(0), 0).to_owned()))
 }
 
-/// Per-class logits → per-class probabilities would need a softmax; the fractions
-/// of pixels per predicted class are what reports use.
+/// Softmax over the classes (axis 1) of logits `[N, K, H, W]`, computed stably
+/// (the largest logit subtracted first).
+pub fn softmax(logits: &Array4<f32>) -> Array4<f32> {
+    let mut p = logits.clone();
+    for mut image in p.axis_iter_mut(Axis(0)) {
+        let (_, h, w) = image.dim();
+        for y in 0..h {
+            for x in 0..w {
+                let mut lane = image.slice_mut(s![.., y, x]);
+                let top = lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                lane.mapv_inplace(|v| (v - top).exp());
+                let sum = lane.sum();
+                lane.mapv_inplace(|v| v / sum);
+            }
+        }
+    }
+    p
+}
+
+/// The probability of every class at every pixel of `image`, `[K, H, W]`
+/// (the softmax of the logits, tiled as [`predict`] tiles).
+pub fn probabilities(model: &Fcn, image: &RgbImage, opts: TileOptions) -> Result<Array3<f32>> {
+    let x = model.normalize(image);
+    let p = softmax(&logits(model, x.view(), opts)?);
+    Ok(p.index_axis(Axis(0), 0).to_owned())
+}
+
+/// For each class, the mean probability the model gave it over the pixels it won
+/// (`None` for a class that won no pixel): how sure the model is of each region.
+pub fn class_confidence(probs: &Array3<f32>, mask: &Array2<u8>) -> Vec<Option<f64>> {
+    let k = probs.dim().0;
+    let (mut sum, mut count) = (vec![0.0f64; k], vec![0usize; k]);
+    for ((y, x), &c) in mask.indexed_iter() {
+        if (c as usize) < k {
+            sum[c as usize] += probs[[c as usize, y, x]] as f64;
+            count[c as usize] += 1;
+        }
+    }
+    sum.iter()
+        .zip(&count)
+        .map(|(s, &n)| (n > 0).then(|| s / n as f64))
+        .collect()
+}
+
+/// The fraction of the pixels predicted as each class (what reports use).
 pub fn class_fractions(mask: &Array2<u8>, num_classes: usize) -> Vec<f64> {
     let mut counts = vec![0usize; num_classes];
     for &v in mask {

@@ -333,6 +333,12 @@ impl Fcn {
         crate::infer::predict(self, image, crate::infer::TileOptions::default())
     }
 
+    /// The softmax probabilities `[classes, H, W]` of an RGB image (tiled as
+    /// [`Fcn::predict`]); their per-pixel argmax is `predict`'s mask.
+    pub fn probabilities(&self, image: &RgbImage) -> Result<ndarray::Array3<f32>> {
+        crate::infer::probabilities(self, image, crate::infer::TileOptions::default())
+    }
+
     /// `[1, 3, H, W]`, scaled to [0, 1] then normalised with the model's mean and std.
     pub fn normalize(&self, image: &RgbImage) -> Array4<f32> {
         let (w, h) = image.dimensions();
