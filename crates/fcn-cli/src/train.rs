@@ -416,7 +416,8 @@ fn build_model(
     // with the seed.
     device.seed(args.seed);
     let model = if let Some(w) = &args.weights {
-        let m = Fcn::load_with(w, &config, &device).context("cannot load --weights")?;
+        let (m, fresh) =
+            Fcn::load_for_classes(w, &config, &device).context("cannot load --weights")?;
         anyhow::ensure!(
             !given("arch") || m.meta.arch == args.arch,
             "{} is an {} but --arch says {}",
@@ -424,12 +425,13 @@ fn build_model(
             m.meta.arch,
             args.arch
         );
-        anyhow::ensure!(
-            m.num_classes() == num_classes,
-            "{} has {} classes but the data has {num_classes}; use --num-classes or other weights",
-            w.display(),
-            m.num_classes()
-        );
+        if !fresh.is_empty() {
+            eprintln!(
+                "fine-tuning {} to {num_classes} classes: re-initialised {} (every other weight from the file)",
+                w.display(),
+                fresh.join(", ")
+            );
+        }
         m
     } else if let Some(b) = &args.backbone {
         let m = Fcn::load_backbone(b, &config, &device).context("cannot load --backbone")?;

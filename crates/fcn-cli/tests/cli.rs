@@ -542,3 +542,24 @@ fn segment_writes_probabilities_and_confidences() {
         );
     }
 }
+
+/// `--weights` of a 5-class FCN on the 7-class synthetic data: the class layers
+/// start afresh, a one-line message says which, and a 7-class model is saved.
+#[test]
+fn weights_for_other_classes_fine_tune_with_a_fresh_head() {
+    let (_dir, data, run) = small_data("finetune", "8");
+    let pth = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fcn/tests/fixtures/golden_small/fcn/fcn_d2l.pth");
+    let mut args = small_training(&data, &run);
+    args.extend(["--weights", s(&pth), "--epochs", "1", "--freeze-backbone"].map(String::from));
+    let o = fcn(&strs(&args));
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let line = "to 7 classes: re-initialised final_conv.bias, final_conv.weight, \
+                transpose_conv.bias, transpose_conv.weight (every other weight from the file)";
+    assert!(err.contains(line), "{err}");
+    let info = fcn(&["info", s(&run.join("model.safetensors")), "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["num_classes"], 7);
+    assert_eq!(info["class_names"][6], "cross");
+}

@@ -52,6 +52,8 @@ pub struct StateReader<'a> {
     source: &'a str,
     dict: &'a StateDict,
     used: BTreeSet<String>,
+    /// Keys whose tensors stay as the network initialised them (counted as used).
+    fresh: BTreeSet<String>,
     missing: Vec<String>,
     errors: Vec<String>,
 }
@@ -63,15 +65,28 @@ impl<'a> StateReader<'a> {
             source,
             dict,
             used: BTreeSet::new(),
+            fresh: BTreeSet::new(),
             missing: Vec::new(),
             errors: Vec::new(),
         }
+    }
+
+    /// Leaves the tensors of `keys` as the network initialised them: `take` gives
+    /// `None` for them without a complaint, and the file's tensors under those keys
+    /// count as used (fine-tuning to another class count replaces them).
+    pub fn leaving_fresh(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.fresh.extend(keys);
+        self.used.extend(self.fresh.iter().cloned());
+        self
     }
 
     /// The tensor called `key`, which must have `shape`. Problems are collected and
     /// reported together by [`finish`](Self::finish); meanwhile nothing is allocated
     /// for the expected shape, which comes from the file and may be absurd.
     pub fn take(&mut self, key: &str, shape: &[usize]) -> Option<Vec<f32>> {
+        if self.fresh.contains(key) {
+            return None;
+        }
         let Some(t) = self.dict.tensors.get(key) else {
             self.missing.push(key.to_string());
             return None;

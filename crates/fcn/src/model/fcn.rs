@@ -210,6 +210,24 @@ impl Fcn {
         Self::from_loaded(path, loaded, config, true, device)
     }
 
+    /// A whole model from any weight file, for `config.num_classes` classes even
+    /// when the file has another count: every tensor whose shape fits is kept; the
+    /// class-dependent ones (the class scores and the upsampling after them) start
+    /// afresh as a new network's do (transposed convolutions bilinear). Returns the
+    /// model and the keys started afresh (none when the counts agree).
+    pub fn load_for_classes(
+        path: impl AsRef<Path>,
+        config: &FcnConfig,
+        device: &Device,
+    ) -> Result<(Self, Vec<String>)> {
+        let path = path.as_ref();
+        let loaded = weights::read(path)?;
+        if loaded.format == WeightFormat::TorchvisionResNet {
+            return Self::from_loaded(path, loaded, config, true, device).map(|m| (m, vec![]));
+        }
+        Self::from_loaded_for(path, loaded, config, Some(config.num_classes), device)
+    }
+
     fn from_loaded(
         path: &Path,
         loaded: WeightFile,
@@ -217,9 +235,57 @@ impl Fcn {
         backbone_only: bool,
         device: &Device,
     ) -> Result<Self> {
-        let meta = super::detect::config_of(path, &loaded, config, backbone_only)?;
+        if backbone_only {
+            return Self::read_into(path, &loaded, config, true, Vec::new(), device);
+        }
+        Self::from_loaded_for(path, loaded, config, None, device).map(|(m, _)| m)
+    }
+
+    /// The whole model of `loaded`, retargeted to `classes` when given.
+    fn from_loaded_for(
+        path: &Path,
+        loaded: WeightFile,
+        config: &FcnConfig,
+        classes: Option<usize>,
+        device: &Device,
+    ) -> Result<(Self, Vec<String>)> {
+        let mut meta = super::detect::config_of(path, &loaded, config, false)?;
+        let mut fresh = Vec::new();
+        if let Some(k) = classes.filter(|&k| k != meta.num_classes) {
+            meta = meta.with_num_classes(k);
+            if config.class_names.len() == k {
+                meta.class_names = config.class_names.clone();
+            }
+            meta.validate()?;
+            let shapes: std::collections::BTreeMap<String, Vec<usize>> =
+                super::names::layout(&FcnNet::init(&meta, device))
+                    .into_iter()
+                    .collect();
+            fresh = (loaded.state.tensors.iter())
+                .filter(|(key, t)| shapes.get(*key).is_some_and(|s| *s != t.shape))
+                .map(|(key, _)| key.clone())
+                .collect();
+        }
+        let model = Self::read_into(path, &loaded, &meta, false, fresh.clone(), device)?;
+        Ok((model, fresh))
+    }
+
+    /// A network for `meta` with the file's tensors, except the `fresh` keys.
+    fn read_into(
+        path: &Path,
+        loaded: &WeightFile,
+        meta: &FcnConfig,
+        backbone_only: bool,
+        fresh: Vec<String>,
+        device: &Device,
+    ) -> Result<Self> {
+        let meta = if backbone_only {
+            super::detect::config_of(path, loaded, meta, true)?
+        } else {
+            meta.clone()
+        };
         let source = path.display().to_string();
-        let mut reader = StateReader::new(&source, &loaded.state);
+        let mut reader = StateReader::new(&source, &loaded.state).leaving_fresh(fresh);
         let net = super::names::load(FcnNet::init(&meta, device), &mut reader, backbone_only);
         // Backbone keys start with the textbook's stage index; the rest is a head.
         let is_head = |k: &str| !k.starts_with(|c: char| c.is_ascii_digit());
@@ -240,7 +306,7 @@ impl Fcn {
             device: device.clone(),
             origin: Some(LoadReport {
                 format: loaded.format,
-                dtype: loaded.dtype,
+                dtype: loaded.dtype.clone(),
                 ignored_keys: ignored,
             }),
         })
