@@ -1,4 +1,4 @@
-//! `fcn eval --data DIR --weights W [--split val] [--json]`
+//! `fcn eval --data DIR --weights W [--split val] [--json] [--tta flip] [--tta-scales S,…]`
 
 use std::path::PathBuf;
 
@@ -29,11 +29,14 @@ pub struct Args {
     #[arg(long)]
     threads: Option<usize>,
     #[command(flatten)]
+    tta: crate::tta::TtaArg,
+    #[command(flatten)]
     device: crate::device::DeviceArg,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     crate::train::set_threads(args.threads)?;
+    let tta = args.tta.get()?;
     let options = ReadOptions {
         max_pixels: args.max_pixels,
         skip_bad: args.skip_bad,
@@ -54,15 +57,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         split.classes.len()
     );
     let bar = crate::progress::bar(split.len() as u64, "eval");
-    let eval = infer::evaluate(
-        &model,
-        &split,
-        TileOptions {
-            tile: args.tile,
-            overlap: args.tile / 8,
-        },
-        |d, _| bar.set_position(d as u64),
-    )?;
+    let tiles = TileOptions {
+        tile: args.tile,
+        overlap: args.tile / 8,
+    };
+    let eval = infer::evaluate_with(&model, &split, tiles, &tta, |d, _| {
+        bar.set_position(d as u64)
+    })?;
     bar.finish_and_clear();
     for s in &eval.skipped {
         eprintln!("warning: skipped {s}");

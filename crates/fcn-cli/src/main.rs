@@ -19,6 +19,7 @@ mod segment;
 mod serve;
 mod synth;
 mod train;
+mod tta;
 mod upsample;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

@@ -1,4 +1,5 @@
-//! `fcn segment IMAGES... --weights W --out DIR [--overlay] [--json] [--probs] [--shard i/n]`
+//! `fcn segment IMAGES... --weights W --out DIR [--overlay] [--json] [--probs] [--tta flip]
+//! [--tta-scales S,…] [--shard i/n]`
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,8 @@ use fcn::data::colormap::voc_palette;
 use fcn::data::decode::{read_image, write_palette_png};
 use fcn::infer::{self, TileOptions};
 use fcn::model::fcn::argmax_classes;
-use ndarray::Axis;
+use fcn::tta::Tta;
+use ndarray::{Array3, Axis};
 
 use crate::outputs;
 
@@ -43,6 +45,8 @@ pub struct Args {
     max_pixels: u64,
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    tta: crate::tta::TtaArg,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -107,6 +111,7 @@ pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     crate::train::set_threads(args.threads)?;
+    args.tta.get()?;
     let files = expand(&args.images)?;
     if files.is_empty() {
         bail!("no images to segment");
@@ -157,6 +162,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The mask of `image`, and its probabilities when `with_probs`: one network pass,
+/// or the mean softmax over the test-time augmentations.
+fn classify(
+    model: &Fcn,
+    image: &image::RgbImage,
+    opts: TileOptions,
+    tta: &Tta,
+    with_probs: bool,
+) -> fcn::Result<(ndarray::Array2<u8>, Option<Array3<f32>>)> {
+    if !tta.is_identity() {
+        let probs = fcn::tta::probabilities(model, image, opts, tta)?;
+        return Ok((argmax_classes(&probs), Some(probs)));
+    }
+    let logits = infer::logits(model, model.normalize(image).view(), opts)?;
+    let mask = argmax_classes(&logits.index_axis(Axis(0), 0).to_owned());
+    let probs = with_probs.then(|| infer::softmax(&logits).index_axis_move(Axis(0), 0));
+    Ok((mask, probs))
+}
+
 fn segment_one(
     model: &Fcn,
     file: &Path,
@@ -166,15 +190,18 @@ fn segment_one(
     opts: TileOptions,
 ) -> anyhow::Result<Option<String>> {
     let image = read_image(file, args.max_pixels)?;
-    let logits = infer::logits(model, model.normalize(&image).view(), opts)
-        .with_context(|| format!("{}", file.display()))?;
-    let mask = argmax_classes(&logits.index_axis(Axis(0), 0).to_owned());
+    let (mask, probs) = classify(
+        model,
+        &image,
+        opts,
+        &args.tta.get()?,
+        args.probs || args.json,
+    )
+    .with_context(|| format!("{}", file.display()))?;
     if let Some(dir) = mask_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     write_palette_png(mask_path, &mask, palette)?;
-    let probs =
-        (args.probs || args.json).then(|| infer::softmax(&logits).index_axis_move(Axis(0), 0));
     if let (true, Some(p)) = (args.probs, &probs) {
         let path = outputs::probs_path(mask_path);
         ndarray_npy::write_npy(&path, p)

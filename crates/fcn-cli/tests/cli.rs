@@ -563,3 +563,74 @@ fn weights_for_other_classes_fine_tune_with_a_fresh_head() {
     assert_eq!(info["num_classes"], 7);
     assert_eq!(info["class_names"][6], "cross");
 }
+
+/// `--tta flip --tta-scales` on `segment` and `eval`: they run, probabilities stay
+/// normalised, and bad scales are refused naming the flag.
+#[test]
+fn test_time_augmentation_runs_on_segment_and_eval() {
+    let (dir, data, _) = small_data("tta", "5");
+    let pth = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fcn/tests/fixtures/golden_small/fcn/fcn_d2l.pth");
+    let weights = dir.join("model.safetensors");
+    let o = fcn(&["export", s(&pth), "--out", s(&weights)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let image = data.join("VOC2012/JPEGImages/synth_000000.jpg");
+    let out = dir.join("out");
+    let tta = ["--tta", "flip", "--tta-scales", "0.75,1,1.25"];
+    let mut args = vec![
+        "segment",
+        s(&image),
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&out),
+        "--probs",
+    ];
+    args.extend(tta);
+    let o = fcn(&args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let probs: ndarray::Array3<f32> =
+        ndarray_npy::read_npy(out.join("synth_000000.probs.npy")).unwrap();
+    assert_eq!(probs.dim(), (5, 64, 96));
+    assert!(
+        probs
+            .lanes(ndarray::Axis(0))
+            .into_iter()
+            .all(|l| (l.sum() - 1.0).abs() < 1e-4)
+    );
+    // The synthetic data has 7 classes and this model 5: eval needs its own model.
+    let seven = dir.join("seven.safetensors");
+    let o = fcn(&[
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&dir.join("run")),
+        "--epochs",
+        "1",
+    ]
+    .into_iter()
+    .chain(["--width", "4", "--batch-size", "2", "--crop", "64x96"])
+    .collect::<Vec<_>>());
+    assert!(o.status.success(), "{:?}", text(&o));
+    std::fs::copy(dir.join("run/model.safetensors"), &seven).unwrap();
+    let mut args = vec!["eval", "--data", s(&data), "--weights", s(&seven), "--json"];
+    args.extend(tta);
+    let o = fcn(&args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(m["pixel_accuracy"].as_f64().is_some(), "{m}");
+    fails_with(
+        &[
+            "segment",
+            s(&image),
+            "--weights",
+            s(&weights),
+            "--out",
+            s(&out),
+            "--tta-scales",
+            "0",
+        ],
+        "--tta-scales 0",
+    );
+}

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::metrics::ConfusionMatrix;
 use crate::model::Fcn;
 use crate::model::fcn::argmax_classes;
+use crate::tta::Tta;
 
 /// When to tile.
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +146,17 @@ pub fn evaluate(
     model: &Fcn,
     split: &Split,
     opts: TileOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<Evaluation> {
+    evaluate_with(model, split, opts, &Tta::default(), progress)
+}
+
+/// [`evaluate`] with test-time augmentation.
+pub fn evaluate_with(
+    model: &Fcn,
+    split: &Split,
+    opts: TileOptions,
+    tta: &Tta,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Evaluation> {
     let mut confusion = ConfusionMatrix::new(model.num_classes());
@@ -152,7 +164,7 @@ pub fn evaluate(
     for i in 0..split.len() {
         match split.load(i) {
             Ok(sample) => {
-                let pred = predict(model, &sample.image, opts)?;
+                let pred = crate::tta::predict(model, &sample.image, opts, tta)?;
                 let truth: Vec<u8> = sample.mask.iter().copied().collect();
                 let p: Vec<u8> = pred.iter().copied().collect();
                 confusion.add(&truth, &p);

@@ -31,6 +31,7 @@ pub mod onnx;
 pub mod ops;
 pub mod state;
 pub mod train;
+pub mod tta;
 pub mod upsample;
 pub mod weights;
 
