@@ -21,13 +21,14 @@ const DEFAULT_CROP: &str = "320x480";
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 15] = [
+const RUN_FLAGS: [(&str, &str); 16] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
     ("momentum", "momentum"),
     ("optimizer", "optimizer"),
     ("lr_schedule", "schedule"),
+    ("warmup_steps", "warmup_steps"),
     ("crop", "crop"),
     ("pad_small", "pad_small"),
     ("flip", "flip"),
@@ -74,6 +75,9 @@ pub struct Args {
     optimizer: OptimizerKind,
     #[arg(long, value_enum, default_value_t = DEFAULTS.schedule)]
     lr_schedule: Schedule,
+    /// Steps over which the learning rate first rises linearly to --lr.
+    #[arg(long, default_value_t = DEFAULTS.warmup_steps)]
+    warmup_steps: usize,
     /// Random crop, HEIGHTxWIDTH.
     #[arg(long, default_value = DEFAULT_CROP, value_parser = parse_size)]
     crop: (usize, usize),
@@ -309,6 +313,7 @@ fn new_config(args: &Args) -> TrainConfig {
         momentum: args.momentum,
         optimizer: args.optimizer,
         schedule: args.lr_schedule,
+        warmup_steps: args.warmup_steps,
         crop: Some(args.crop),
         pad_small: args.pad_small,
         flip: args.flip,
