@@ -114,9 +114,10 @@ pub struct Args {
     freeze_backbone: bool,
     #[arg(long)]
     freeze_upsampling: bool,
-    /// Per-class loss weights, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    class_weights: Option<Vec<f32>>,
+    /// Per-class loss weights, comma-separated, or `auto`: median-frequency
+    /// weights from one pass over the training masks.
+    #[arg(long, value_parser = parse_class_weights)]
+    class_weights: Option<ClassWeights>,
     #[arg(long, default_value_t = DEFAULTS.seed)]
     seed: u64,
     /// Compute threads (default: all cores).
@@ -226,15 +227,63 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--class-weights`: numbers, or `auto`.
+#[derive(Debug, Clone, PartialEq)]
+enum ClassWeights {
+    Auto,
+    Given(Vec<f32>),
+}
+
+fn parse_class_weights(s: &str) -> Result<ClassWeights, String> {
+    if s.trim() == "auto" {
+        return Ok(ClassWeights::Auto);
+    }
+    s.split(',')
+        .map(|w| {
+            w.trim()
+                .parse::<f32>()
+                .map_err(|_| format!("'{w}' is not a number (give w0,w1,... or auto)"))
+        })
+        .collect::<Result<Vec<f32>, String>>()
+        .map(ClassWeights::Given)
+}
+
+/// Median-frequency weights from the training masks, printed one class a line.
+fn auto_class_weights(split: &fcn::data::Split) -> anyhow::Result<Vec<f32>> {
+    let bar = crate::progress::bar(split.len() as u64, "class weights");
+    let balance = fcn::data::balance::median_frequency(split, |d, _| bar.set_position(d as u64))
+        .context("cannot read the training masks")?;
+    bar.finish_and_clear();
+    eprintln!(
+        "class weights (median frequency, from {} masks):",
+        split.len()
+    );
+    for ((name, w), px) in split
+        .classes
+        .names
+        .iter()
+        .zip(&balance.weights)
+        .zip(&balance.pixels)
+    {
+        eprintln!("  {name:<20} {w:>8.4}   ({px} pixels)");
+    }
+    Ok(balance.weights)
+}
+
 pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
     set_threads(args.threads)?;
-    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let auto_weights = args.class_weights == Some(ClassWeights::Auto);
+    // A resumed run keeps the weights it computed at its start.
+    let given = |id: &str| {
+        matches.value_source(id) == Some(ValueSource::CommandLine)
+            && !(auto_weights && id == "class_weights")
+    };
     let (run_dir, resume) = match (&args.resume, &args.out) {
         (Some(r), _) => (r.clone(), true),
         (None, Some(o)) => (o.clone(), false),
         (None, None) => bail!("give --out RUN_DIR (or --resume RUN_DIR)"),
     };
-    let config = if resume {
+    let mut config = if resume {
         if let Some(flag) = ["backbone", "weights"].into_iter().find(|id| given(id)) {
             bail!("--{flag} cannot be given with --resume: the run continues from its own weights");
         }
@@ -261,6 +310,10 @@ pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
         data::open(&data_dir, "train", &options).context("cannot open the training split")?;
     let val_split = data::open_optional(&data_dir, "val", &options)
         .context("cannot open the validation split")?;
+    if auto_weights && !resume {
+        config.class_weights = Some(auto_class_weights(&train_split)?);
+        config.validate()?;
+    }
     let history = match resume {
         true => fcn::train::read_state(&run_dir)?.history,
         false => Vec::new(),
@@ -319,7 +372,11 @@ fn new_config(args: &Args) -> TrainConfig {
         flip: args.flip,
         freeze_backbone: args.freeze_backbone,
         freeze_upsampling: args.freeze_upsampling,
-        class_weights: args.class_weights.clone(),
+        class_weights: match &args.class_weights {
+            Some(ClassWeights::Given(w)) => Some(w.clone()),
+            // Filled in from the training masks once the data is open.
+            Some(ClassWeights::Auto) | None => None,
+        },
         aux_weight: args.aux_weight,
         seed: args.seed,
         workers: args.threads.unwrap_or(2).max(1),

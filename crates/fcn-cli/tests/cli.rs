@@ -634,3 +634,44 @@ fn test_time_augmentation_runs_on_segment_and_eval() {
         "--tta-scales 0",
     );
 }
+
+/// `--class-weights auto`: the weights come from the training masks, are printed,
+/// kept in the run's state, and a resume with the same flag keeps them.
+#[test]
+fn automatic_class_weights_are_printed_kept_and_resumed() {
+    let (_dir, data, run) = small_data("auto-weights", "10");
+    let mut args = small_training(&data, &run);
+    args.extend(["--epochs", "1", "--class-weights", "auto"].map(String::from));
+    let o = fcn(&strs(&args));
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("class weights (median frequency, from 8 masks):"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.trim_start().starts_with("background")),
+        "{err}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    let weights = state["config"]["class_weights"]
+        .as_array()
+        .expect("weights saved");
+    assert_eq!(weights.len(), 7);
+    // The background covers most pixels: it weighs least.
+    let w: Vec<f64> = weights.iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(w.iter().all(|&x| x >= 0.0) && w[0] < w[1..].iter().cloned().fold(f64::MAX, f64::min));
+    let resume = [
+        "train",
+        "--resume",
+        s(&run),
+        "--epochs",
+        "2",
+        "--class-weights",
+        "auto",
+    ];
+    let o = fcn(&resume);
+    assert!(o.status.success(), "{:?}", text(&o));
+}

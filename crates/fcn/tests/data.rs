@@ -479,3 +479,49 @@ fn images_without_masks_are_warned_about() {
     let m = train.skipped[0].to_string();
     assert!(m.contains("img2.png") && m.contains("no mask"), "{m}");
 }
+
+/// Median-frequency class weights on the VOC fixture, against the formula worked
+/// here from the palette PNG's raw indices: one image, so each present class's
+/// frequency is its pixels over the labelled pixels, and its weight the median of
+/// those frequencies over its own.
+#[test]
+fn median_frequency_weights_on_the_voc_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/voc_mini");
+    let split = fcn::data::open(&root, "train", &Default::default()).unwrap();
+    let balance = fcn::data::balance::median_frequency(&split, |_, _| {}).unwrap();
+
+    let file = std::fs::File::open(&split.items[0].mask).unwrap();
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().unwrap();
+    let mut raw = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut raw).unwrap();
+    let mut counts = [0u64; 256];
+    raw.iter().for_each(|&v| counts[v as usize] += 1);
+    let labelled: u64 = counts[..21].iter().sum();
+    let mut freqs: Vec<f64> = (0..21)
+        .filter(|&c| counts[c] > 0)
+        .map(|c| counts[c] as f64 / labelled as f64)
+        .collect();
+    freqs.sort_by(f64::total_cmp);
+    let n = freqs.len();
+    assert!(n >= 2, "the fixture shows several classes");
+    let median = if n % 2 == 1 {
+        freqs[n / 2]
+    } else {
+        (freqs[n / 2 - 1] + freqs[n / 2]) / 2.0
+    };
+    for c in 0..21 {
+        let want = if counts[c] == 0 {
+            0.0
+        } else {
+            median / (counts[c] as f64 / labelled as f64)
+        };
+        let got = balance.weights[c] as f64;
+        assert!(
+            (got - want).abs() < 1e-5 * want.max(1.0),
+            "class {c}: {got} vs {want}"
+        );
+        assert_eq!(balance.pixels[c], counts[c]);
+    }
+}

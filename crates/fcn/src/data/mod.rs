@@ -10,6 +10,7 @@
 //! warned about, and counted instead.
 
 pub mod augment;
+pub mod balance;
 mod cache;
 pub mod colormap;
 pub mod decode;
@@ -183,10 +184,10 @@ impl Split {
         }
     }
 
-    /// Decodes and checks item `i` (no cache).
-    fn decode(&self, i: usize) -> Result<Sample, DataError> {
+    /// The mask of item `i` alone, as labels (the ignore value read as 255) and
+    /// checked against the classes: for passes over the labels, such as class balance.
+    pub fn load_mask(&self, i: usize) -> Result<Array2<u8>, DataError> {
         let item = &self.items[i];
-        let image = decode::read_image(&item.image, self.options.max_pixels)?;
         let mut mask = decode::read_mask(&item.mask, &self.colors, self.options.max_pixels)?;
         if self.ignore_value != colormap::IGNORE {
             mask.mapv_inplace(|v| {
@@ -197,6 +198,15 @@ impl Split {
                 }
             });
         }
+        decode::check_labels(&item.mask, &mask, self.classes.len())?;
+        Ok(mask)
+    }
+
+    /// Decodes and checks item `i` (no cache).
+    fn decode(&self, i: usize) -> Result<Sample, DataError> {
+        let item = &self.items[i];
+        let image = decode::read_image(&item.image, self.options.max_pixels)?;
+        let mask = self.load_mask(i)?;
         let (mh, mw) = mask.dim();
         if (image.width() as usize, image.height() as usize) != (mw, mh) {
             return Err(DataError::new(
@@ -209,7 +219,6 @@ impl Split {
                 ),
             ));
         }
-        decode::check_labels(&item.mask, &mask, self.classes.len())?;
         Ok(Sample {
             name: item.name.clone(),
             image,
