@@ -78,19 +78,29 @@ pub fn predict(model: &Fcn, image: &RgbImage, opts: TileOptions) -> Result<Array
 }
 
 /// Softmax over the classes (axis 1) of logits `[N, K, H, W]`, computed stably
-/// (the largest logit subtracted first).
+/// (the largest logit subtracted first), plane by plane so the loops vectorise.
 pub fn softmax(logits: &Array4<f32>) -> Array4<f32> {
-    let mut p = logits.clone();
-    for mut image in p.axis_iter_mut(Axis(0)) {
-        let (_, h, w) = image.dim();
-        for y in 0..h {
-            for x in 0..w {
-                let mut lane = image.slice_mut(s![.., y, x]);
-                let top = lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                lane.mapv_inplace(|v| (v - top).exp());
-                let sum = lane.sum();
-                lane.mapv_inplace(|v| v / sum);
+    let mut p = logits.as_standard_layout().into_owned();
+    let (_, k, h, w) = p.dim();
+    let plane = h * w;
+    for image in p
+        .as_slice_mut()
+        .expect("standard layout")
+        .chunks_mut(k * plane)
+    {
+        let mut top = vec![f32::NEG_INFINITY; plane];
+        for class in image.chunks(plane) {
+            top.iter_mut().zip(class).for_each(|(t, &v)| *t = t.max(v));
+        }
+        let mut sum = vec![0.0f32; plane];
+        for class in image.chunks_mut(plane) {
+            for ((v, &t), s) in class.iter_mut().zip(&top).zip(sum.iter_mut()) {
+                *v = (*v - t).exp();
+                *s += *v;
             }
+        }
+        for class in image.chunks_mut(plane) {
+            class.iter_mut().zip(&sum).for_each(|(v, &s)| *v /= s);
         }
     }
     p
