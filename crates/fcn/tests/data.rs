@@ -511,17 +511,17 @@ fn median_frequency_weights_on_the_voc_fixture() {
     } else {
         (freqs[n / 2 - 1] + freqs[n / 2]) / 2.0
     };
-    for c in 0..21 {
-        let want = if counts[c] == 0 {
+    for (c, &count) in counts.iter().enumerate().take(21) {
+        let want = if count == 0 {
             0.0
         } else {
-            median / (counts[c] as f64 / labelled as f64)
+            median / (count as f64 / labelled as f64)
         };
         let got = balance.weights[c] as f64;
         assert!(
             (got - want).abs() < 1e-5 * want.max(1.0),
             "class {c}: {got} vs {want}"
         );
-        assert_eq!(balance.pixels[c], counts[c]);
+        assert_eq!(balance.pixels[c], count);
     }
 }

@@ -211,6 +211,17 @@ pub(super) fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> 
     }
 }
 
+pub(super) fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
+    let mut net = net;
+    if config.freeze_backbone {
+        net.backbone = net.backbone.no_grad();
+    }
+    if config.freeze_upsampling {
+        net.head = net.head.freeze_upsampling();
+    }
+    net
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Schedule, TrainConfig, learning_rate};
@@ -243,15 +254,4 @@ mod tests {
         let p0 = config(Schedule::Poly, 0);
         assert!(close(learning_rate(&p0, 25, 100), 0.1 * 0.75f64.powf(0.9)));
     }
-}
-
-pub(super) fn freeze(net: FcnNet, config: &TrainConfig) -> FcnNet {
-    let mut net = net;
-    if config.freeze_backbone {
-        net.backbone = net.backbone.no_grad();
-    }
-    if config.freeze_upsampling {
-        net.head = net.head.freeze_upsampling();
-    }
-    net
 }
