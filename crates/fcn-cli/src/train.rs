@@ -21,7 +21,7 @@ const DEFAULT_CROP: &str = "320x480";
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 16] = [
+const RUN_FLAGS: [(&str, &str); 17] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -32,6 +32,7 @@ const RUN_FLAGS: [(&str, &str); 16] = [
     ("crop", "crop"),
     ("pad_small", "pad_small"),
     ("flip", "flip"),
+    ("scale", "scale"),
     ("freeze_backbone", "freeze_backbone"),
     ("freeze_upsampling", "freeze_upsampling"),
     ("class_weights", "class_weights"),
@@ -78,6 +79,10 @@ pub struct Args {
     /// Steps over which the learning rate first rises linearly to --lr.
     #[arg(long, default_value_t = DEFAULTS.warmup_steps)]
     warmup_steps: usize,
+    /// Rescale each training image and mask by a random factor in MIN,MAX before the
+    /// crop (bilinear for images, nearest for masks), e.g. 0.5,2.0.
+    #[arg(long, value_parser = parse_scale)]
+    scale: Option<(f64, f64)>,
     /// Random crop, HEIGHTxWIDTH.
     #[arg(long, default_value = DEFAULT_CROP, value_parser = parse_size)]
     crop: (usize, usize),
@@ -227,6 +232,18 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_scale(s: &str) -> Result<(f64, f64), String> {
+    let (lo, hi) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected MIN,MAX such as 0.5,2.0, got '{s}'"))?;
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{v}' is not a number"))
+    };
+    Ok((num(lo)?, num(hi)?))
+}
+
 /// `--class-weights`: numbers, or `auto`.
 #[derive(Debug, Clone, PartialEq)]
 enum ClassWeights {
@@ -370,6 +387,7 @@ fn new_config(args: &Args) -> TrainConfig {
         crop: Some(args.crop),
         pad_small: args.pad_small,
         flip: args.flip,
+        scale: args.scale,
         freeze_backbone: args.freeze_backbone,
         freeze_upsampling: args.freeze_upsampling,
         class_weights: match &args.class_weights {

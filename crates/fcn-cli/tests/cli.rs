@@ -675,3 +675,16 @@ fn automatic_class_weights_are_printed_kept_and_resumed() {
     let o = fcn(&resume);
     assert!(o.status.success(), "{:?}", text(&o));
 }
+
+/// `--scale MIN,MAX` trains (images rescaled before the crop) and bad ranges are refused.
+#[test]
+fn scale_jitter_trains_and_bad_ranges_are_refused() {
+    let (dir, data, run) = small_data("scale", "6");
+    let mut args = small_training(&data, &run);
+    args.extend(["--epochs", "1", "--scale", "0.5,2.0", "--pad-small"].map(String::from));
+    let o = fcn(&strs(&args));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let mut bad = small_training(&data, &dir.join("bad"));
+    bad.extend(["--scale", "2,1"].map(String::from));
+    fails_with(&strs(&bad), "--scale MIN,MAX");
+}

@@ -15,6 +15,7 @@ fn bench(c: &mut Criterion) {
         crop: Some((320, 480)),
         pad_small: false,
         flip: true,
+        scale: None,
         mean: [0.485, 0.456, 0.406],
         std: [0.229, 0.224, 0.225],
         seed: 0,

@@ -437,6 +437,7 @@ fn bad_items_reach_the_batch_as_failures() {
         crop: None,
         pad_small: false,
         flip: false,
+        scale: None,
         mean: [0.5; 3],
         std: [0.5; 3],
         seed: 0,

@@ -46,6 +46,7 @@ fn aug(crop: Option<(usize, usize)>, pad_small: bool, seed: u64) -> Augmentation
         crop,
         pad_small,
         flip: true,
+        scale: None,
         mean: [0.485, 0.456, 0.406],
         std: [0.229, 0.224, 0.225],
         seed,
@@ -119,4 +120,45 @@ fn loader_batches_deterministically_and_filters_small_images() {
     // The 50×60 crop, padded to the network's multiple of 32.
     assert_eq!(e.size, (64, 64));
     assert!(e.mask.contains(&(IGNORE as i64)));
+}
+
+/// Rescaling by 2 then cropping keeps the mask on its image: a drawn square's label
+/// lands on the square's colour, and no label appears that was not there before.
+#[test]
+fn rescaled_crops_keep_masks_on_their_images() {
+    use fcn::data::augment::{crop, rescale};
+    let (h, w) = (40usize, 60usize);
+    let inside = |x: usize, y: usize| (10..25).contains(&x) && (8..20).contains(&y);
+    let image = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        if inside(x as usize, y as usize) {
+            image::Rgb([250, 10, 10])
+        } else {
+            image::Rgb([10, 10, 250])
+        }
+    });
+    let mask = ndarray::Array2::from_shape_fn((h, w), |(y, x)| if inside(x, y) { 3 } else { 0 });
+    let sample = fcn::data::Sample {
+        name: "square".into(),
+        image,
+        mask,
+    };
+    let big = rescale(&sample, 2.0);
+    assert_eq!(big.mask.dim(), (80, 120));
+    assert_eq!((big.image.width(), big.image.height()), (120, 80));
+    let part = crop(&big, 5, 7, 50, 70);
+    let mut labels: Vec<u8> = part.mask.iter().copied().collect();
+    labels.sort();
+    labels.dedup();
+    assert_eq!(labels, [0, 3], "only labels that were there");
+    // Away from the square's edge (where the image is blended), label and colour agree.
+    for ((y, x), &label) in part.mask.indexed_iter() {
+        let p = part.image.get_pixel(x as u32, y as u32).0;
+        if p[0] > 240 {
+            assert_eq!(label, 3, "a red pixel at ({x}, {y}) is labelled {label}");
+        } else if p[2] > 240 {
+            assert_eq!(label, 0, "a blue pixel at ({x}, {y}) is labelled {label}");
+        }
+    }
+    let reds = part.image.pixels().filter(|p| p.0[0] > 240).count();
+    assert!(reds > 400, "the square is in the crop ({reds} pixels)");
 }

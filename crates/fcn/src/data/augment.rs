@@ -1,8 +1,9 @@
-//! Augmentation and normalisation, deterministic given a seed: a random crop applied
-//! identically to image and mask, an optional horizontal flip, ImageNet-style
+//! Augmentation and normalisation, deterministic given a seed: a random rescaling and
+//! a random crop applied identically to image and mask, an optional horizontal flip, ImageNet-style
 //! normalisation into a `[3, H, W]` buffer.
 
 use image::RgbImage;
+use image::imageops::FilterType;
 use ndarray::{Array2, s};
 
 use super::Sample;
@@ -89,6 +90,27 @@ pub fn pad_to(sample: &Sample, h: usize, w: usize, fill: [u8; 3]) -> Sample {
     image::imageops::replace(&mut image, &sample.image, 0, 0);
     let mut mask = Array2::from_elem((nh, nw), IGNORE);
     mask.slice_mut(s![..mh, ..mw]).assign(&sample.mask);
+    Sample {
+        name: sample.name.clone(),
+        image,
+        mask,
+    }
+}
+
+/// Image and mask scaled by `factor` (sides rounded, at least 1 pixel): the image
+/// bilinearly, the mask by nearest neighbour so every label stays one that was there
+/// (both with `image`'s resizer).
+pub fn rescale(sample: &Sample, factor: f64) -> Sample {
+    let (h, w) = sample.mask.dim();
+    let side = |n: usize| ((n as f64 * factor).round() as u32).max(1);
+    let (nw, nh) = (side(w), side(h));
+    let image = image::imageops::resize(&sample.image, nw, nh, FilterType::Triangle);
+    let labels = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        image::Luma([sample.mask[[y as usize, x as usize]]])
+    });
+    let labels = image::imageops::resize(&labels, nw, nh, FilterType::Nearest);
+    let mask = Array2::from_shape_vec((nh as usize, nw as usize), labels.into_raw())
+        .expect("a resized mask has the size asked for");
     Sample {
         name: sample.name.clone(),
         image,

@@ -25,6 +25,9 @@ pub struct Augmentation {
     /// leaving them out, as the textbook does.
     pub pad_small: bool,
     pub flip: bool,
+    /// Rescale each image and mask by a factor drawn uniformly from `(min, max)`
+    /// before the crop (torchvision's references: 0.5 to 2).
+    pub scale: Option<(f64, f64)>,
     pub mean: [f32; 3],
     pub std: [f32; 3],
     pub seed: u64,
@@ -97,6 +100,10 @@ impl AugmentedSplit {
         let index = self.indices[i];
         let sample = self.split.load(index)?;
         let mut rng = Rng::for_item(self.aug.seed, epoch, index);
+        let sample = match self.aug.scale {
+            Some((lo, hi)) => augment::rescale(&sample, rng.range(lo, hi.max(lo))),
+            None => sample,
+        };
         let sample = match self.aug.crop {
             Some((h, w)) => {
                 let padded = if self.aug.pad_small {

@@ -51,6 +51,9 @@ pub struct TrainConfig {
     pub crop: Option<(usize, usize)>,
     pub pad_small: bool,
     pub flip: bool,
+    /// Random rescaling `(min, max)` before the crop.
+    #[serde(default)]
+    pub scale: Option<(f64, f64)>,
     pub freeze_backbone: bool,
     pub freeze_upsampling: bool,
     pub class_weights: Option<Vec<f32>>,
@@ -78,6 +81,7 @@ impl TrainConfig {
         crop: Some((320, 480)),
         pad_small: false,
         flip: false,
+        scale: None,
         freeze_backbone: false,
         freeze_upsampling: false,
         class_weights: None,
@@ -125,6 +129,11 @@ impl TrainConfig {
             if w.iter().all(|v| *v == 0.0) {
                 return bad("--class-weights are all zero: no pixel would count");
             }
+        }
+        if let Some((lo, hi)) = self.scale
+            && !(lo.is_finite() && hi.is_finite() && 0.05 <= lo && lo <= hi && hi <= 8.0)
+        {
+            return bad("--scale MIN,MAX needs 0.05 ≤ MIN ≤ MAX ≤ 8");
         }
         if self.crop.is_some_and(|(h, w)| h == 0 || w == 0) {
             return bad("--crop sides must be at least 1");

@@ -45,6 +45,7 @@ impl Batches {
         let aug = Augmentation {
             crop: config.crop,
             pad_small: config.pad_small,
+            scale: config.scale,
             flip: config.flip,
             mean: meta.mean,
             std: meta.std,
