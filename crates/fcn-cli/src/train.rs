@@ -21,7 +21,7 @@ const DEFAULT_CROP: &str = "320x480";
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 17] = [
+const RUN_FLAGS: [(&str, &str); 18] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -33,6 +33,7 @@ const RUN_FLAGS: [(&str, &str); 17] = [
     ("pad_small", "pad_small"),
     ("flip", "flip"),
     ("scale", "scale"),
+    ("color_jitter", "color_jitter"),
     ("freeze_backbone", "freeze_backbone"),
     ("freeze_upsampling", "freeze_upsampling"),
     ("class_weights", "class_weights"),
@@ -83,6 +84,10 @@ pub struct Args {
     /// crop (bilinear for images, nearest for masks), e.g. 0.5,2.0.
     #[arg(long, value_parser = parse_scale)]
     scale: Option<(f64, f64)>,
+    /// Photometric jitter B,C,S,H as torchvision's ColorJitter (brightness,
+    /// contrast, saturation, hue), e.g. 0.3,0.3,0.3,0.05.
+    #[arg(long, value_parser = parse_jitter)]
+    color_jitter: Option<fcn::data::jitter::ColorJitter>,
     /// Random crop, HEIGHTxWIDTH.
     #[arg(long, default_value = DEFAULT_CROP, value_parser = parse_size)]
     crop: (usize, usize),
@@ -244,6 +249,26 @@ fn parse_scale(s: &str) -> Result<(f64, f64), String> {
     Ok((num(lo)?, num(hi)?))
 }
 
+fn parse_jitter(s: &str) -> Result<fcn::data::jitter::ColorJitter, String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f32>()
+                .map_err(|_| format!("'{x}' is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    let [brightness, contrast, saturation, hue] = v[..] else {
+        return Err(format!("expected four numbers B,C,S,H, got '{s}'"));
+    };
+    Ok(fcn::data::jitter::ColorJitter {
+        brightness,
+        contrast,
+        saturation,
+        hue,
+    })
+}
+
 /// `--class-weights`: numbers, or `auto`.
 #[derive(Debug, Clone, PartialEq)]
 enum ClassWeights {
@@ -388,6 +413,7 @@ fn new_config(args: &Args) -> TrainConfig {
         pad_small: args.pad_small,
         flip: args.flip,
         scale: args.scale,
+        color_jitter: args.color_jitter,
         freeze_backbone: args.freeze_backbone,
         freeze_upsampling: args.freeze_upsampling,
         class_weights: match &args.class_weights {

@@ -676,15 +676,19 @@ fn automatic_class_weights_are_printed_kept_and_resumed() {
     assert!(o.status.success(), "{:?}", text(&o));
 }
 
-/// `--scale MIN,MAX` trains (images rescaled before the crop) and bad ranges are refused.
+/// `--scale MIN,MAX` and `--color-jitter` train, and bad ranges are refused.
 #[test]
 fn scale_jitter_trains_and_bad_ranges_are_refused() {
     let (dir, data, run) = small_data("scale", "6");
     let mut args = small_training(&data, &run);
     args.extend(["--epochs", "1", "--scale", "0.5,2.0", "--pad-small"].map(String::from));
+    args.extend(["--color-jitter", "0.3,0.3,0.3,0.05"].map(String::from));
     let o = fcn(&strs(&args));
     assert!(o.status.success(), "{:?}", text(&o));
     let mut bad = small_training(&data, &dir.join("bad"));
     bad.extend(["--scale", "2,1"].map(String::from));
     fails_with(&strs(&bad), "--scale MIN,MAX");
+    let mut bad = small_training(&data, &dir.join("bad2"));
+    bad.extend(["--color-jitter", "0,0,0,0.9"].map(String::from));
+    fails_with(&strs(&bad), "--color-jitter B,C,S,H");
 }

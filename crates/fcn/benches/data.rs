@@ -16,6 +16,7 @@ fn bench(c: &mut Criterion) {
         pad_small: false,
         flip: true,
         scale: None,
+        color_jitter: None,
         mean: [0.485, 0.456, 0.406],
         std: [0.229, 0.224, 0.225],
         seed: 0,

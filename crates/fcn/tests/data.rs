@@ -438,6 +438,7 @@ fn bad_items_reach_the_batch_as_failures() {
         pad_small: false,
         flip: false,
         scale: None,
+        color_jitter: None,
         mean: [0.5; 3],
         std: [0.5; 3],
         seed: 0,

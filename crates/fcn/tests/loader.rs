@@ -47,6 +47,7 @@ fn aug(crop: Option<(usize, usize)>, pad_small: bool, seed: u64) -> Augmentation
         pad_small,
         flip: true,
         scale: None,
+        color_jitter: None,
         mean: [0.485, 0.456, 0.406],
         std: [0.229, 0.224, 0.225],
         seed,

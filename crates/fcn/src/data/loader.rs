@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::Sample;
 use super::augment::{self, Rng};
 use super::{DataError, Split, decode};
 
@@ -28,6 +29,8 @@ pub struct Augmentation {
     /// Rescale each image and mask by a factor drawn uniformly from `(min, max)`
     /// before the crop (torchvision's references: 0.5 to 2).
     pub scale: Option<(f64, f64)>,
+    /// Photometric jitter of the image (the mask is untouched).
+    pub color_jitter: Option<super::jitter::ColorJitter>,
     pub mean: [f32; 3],
     pub std: [f32; 3],
     pub seed: u64,
@@ -126,6 +129,13 @@ impl AugmentedSplit {
             augment::hflip(&sample)
         } else {
             sample
+        };
+        let sample = match &self.aug.color_jitter {
+            Some(j) => Sample {
+                image: j.apply(&sample.image, &mut rng),
+                ..sample
+            },
+            None => sample,
         };
         // Any crop size trains: the network takes multiples of its stride, and the
         // padding's label is ignored by the loss.

@@ -15,6 +15,7 @@ mod cache;
 pub mod colormap;
 pub mod decode;
 pub mod folders;
+pub mod jitter;
 pub mod jpeg_end;
 mod jpeg_scan;
 pub mod loader;

@@ -54,6 +54,9 @@ pub struct TrainConfig {
     /// Random rescaling `(min, max)` before the crop.
     #[serde(default)]
     pub scale: Option<(f64, f64)>,
+    /// Photometric jitter (torchvision's `ColorJitter`).
+    #[serde(default)]
+    pub color_jitter: Option<crate::data::jitter::ColorJitter>,
     pub freeze_backbone: bool,
     pub freeze_upsampling: bool,
     pub class_weights: Option<Vec<f32>>,
@@ -82,6 +85,7 @@ impl TrainConfig {
         pad_small: false,
         flip: false,
         scale: None,
+        color_jitter: None,
         freeze_backbone: false,
         freeze_upsampling: false,
         class_weights: None,
@@ -134,6 +138,9 @@ impl TrainConfig {
             && !(lo.is_finite() && hi.is_finite() && 0.05 <= lo && lo <= hi && hi <= 8.0)
         {
             return bad("--scale MIN,MAX needs 0.05 ≤ MIN ≤ MAX ≤ 8");
+        }
+        if let Some(j) = &self.color_jitter {
+            j.validate().map_err(FcnError::Config)?;
         }
         if self.crop.is_some_and(|(h, w)| h == 0 || w == 0) {
             return bad("--crop sides must be at least 1");

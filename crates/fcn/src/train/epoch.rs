@@ -46,6 +46,7 @@ impl Batches {
             crop: config.crop,
             pad_small: config.pad_small,
             scale: config.scale,
+            color_jitter: config.color_jitter,
             flip: config.flip,
             mean: meta.mean,
             std: meta.std,
