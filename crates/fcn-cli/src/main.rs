@@ -19,6 +19,8 @@ mod segment;
 mod serve;
 mod synth;
 mod train;
+mod train_flags;
+mod train_model;
 mod tta;
 mod upsample;
 

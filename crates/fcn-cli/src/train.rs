@@ -5,12 +5,16 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
+use fcn::FcnConfig;
 use fcn::data::{self, DataError, ReadOptions};
 use fcn::train::{EpochRecord, OptimizerKind, Progress, Schedule, TrainConfig};
-use fcn::{Fcn, FcnConfig};
 use indicatif::ProgressBar;
 
 use crate::synth::parse_size;
+use crate::train_flags::{
+    ClassWeights, auto_class_weights, parse_class_weights, parse_jitter, parse_scale,
+};
+use crate::train_model::build_model;
 
 /// The library's defaults are the command line's.
 const DEFAULTS: TrainConfig = TrainConfig::DEFAULT;
@@ -46,105 +50,105 @@ const RUN_FLAGS: [(&str, &str); 18] = [
 pub struct Args {
     /// Dataset: Pascal VOC layout (also `fcn synth` output) or an own-data folder.
     #[arg(long, required_unless_present = "resume")]
-    data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     /// Run directory for checkpoints, metrics.jsonl and curves.svg.
     #[arg(long, required_unless_present = "resume")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Continue the run in this directory from its last finished epoch.
     #[arg(long, value_name = "RUN_DIR")]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// The backbone of this weight file, with a fresh head: torchvision's ImageNet
     /// ResNets (resnet18-f37072fd.pth, resnet50-0676ba61.pth, …), its COCO-trained
     /// FCNs (fcn_resnet50_coco-1167a1af.pth) or any model `fcn info` reads; the
     /// depth is read from the file.
     #[arg(long)]
-    backbone: Option<PathBuf>,
+    pub(crate) backbone: Option<PathBuf>,
     /// Start from a whole model (any weight file `fcn info` reads).
     #[arg(long, conflicts_with = "backbone")]
-    weights: Option<PathBuf>,
+    pub(crate) weights: Option<PathBuf>,
     /// Epochs in all; with --resume, raises the saved count.
     #[arg(long, default_value_t = DEFAULTS.epochs)]
-    epochs: usize,
+    pub(crate) epochs: usize,
     #[arg(long, default_value_t = DEFAULTS.batch_size)]
-    batch_size: usize,
+    pub(crate) batch_size: usize,
     #[arg(long, default_value_t = DEFAULTS.lr)]
-    lr: f64,
+    pub(crate) lr: f64,
     #[arg(long, default_value_t = DEFAULTS.weight_decay)]
-    weight_decay: f64,
+    pub(crate) weight_decay: f64,
     #[arg(long, default_value_t = DEFAULTS.momentum)]
-    momentum: f64,
+    pub(crate) momentum: f64,
     #[arg(long, value_enum, default_value_t = DEFAULTS.optimizer)]
-    optimizer: OptimizerKind,
+    pub(crate) optimizer: OptimizerKind,
     #[arg(long, value_enum, default_value_t = DEFAULTS.schedule)]
-    lr_schedule: Schedule,
+    pub(crate) lr_schedule: Schedule,
     /// Steps over which the learning rate first rises linearly to --lr.
     #[arg(long, default_value_t = DEFAULTS.warmup_steps)]
-    warmup_steps: usize,
+    pub(crate) warmup_steps: usize,
     /// Rescale each training image and mask by a random factor in MIN,MAX before the
     /// crop (bilinear for images, nearest for masks), e.g. 0.5,2.0.
     #[arg(long, value_parser = parse_scale)]
-    scale: Option<(f64, f64)>,
+    pub(crate) scale: Option<(f64, f64)>,
     /// Photometric jitter B,C,S,H as torchvision's ColorJitter (brightness,
     /// contrast, saturation, hue), e.g. 0.3,0.3,0.3,0.05.
     #[arg(long, value_parser = parse_jitter)]
-    color_jitter: Option<fcn::data::jitter::ColorJitter>,
+    pub(crate) color_jitter: Option<fcn::data::jitter::ColorJitter>,
     /// Random crop, HEIGHTxWIDTH.
     #[arg(long, default_value = DEFAULT_CROP, value_parser = parse_size)]
-    crop: (usize, usize),
+    pub(crate) crop: (usize, usize),
     /// Pad images smaller than the crop (mask ignored) instead of leaving them out.
     #[arg(long)]
-    pad_small: bool,
+    pub(crate) pad_small: bool,
     /// Random horizontal flips.
     #[arg(long)]
-    flip: bool,
+    pub(crate) flip: bool,
     /// Number of classes (default: the dataset's).
     #[arg(long)]
-    num_classes: Option<usize>,
+    pub(crate) num_classes: Option<usize>,
     /// Backbone width (64 is torchvision's; pretrained weights need 64).
     #[arg(long, default_value_t = FcnConfig::default().width)]
-    width: usize,
+    pub(crate) width: usize,
     /// The head: fcn32s (the textbook's, one ×32 upsampling), fcn16s or fcn8s (skip
     /// connections from the stride-16 and stride-8 stages: finer masks), or
     /// torchvision (FCNHead on a dilated backbone, as fcn_resnet50/101).
     #[arg(long, value_enum, default_value_t = FcnConfig::default().arch)]
-    arch: fcn::model::Arch,
+    pub(crate) arch: fcn::model::Arch,
     /// ResNet depth: 18, 34, 50 or 101 [default: 18; 50 with --arch torchvision;
     /// --backbone's].
     #[arg(long)]
-    depth: Option<usize>,
+    pub(crate) depth: Option<usize>,
     /// The backbone's output stride, 32, 16 or 8 (16 and 8 dilate the last stages;
     /// --arch torchvision only) [default: 32; 8 with --arch torchvision].
     #[arg(long)]
-    output_stride: Option<usize>,
+    pub(crate) output_stride: Option<usize>,
     /// Weight of the auxiliary head's loss (--arch torchvision; 0 leaves the
     /// auxiliary head out).
     #[arg(long, default_value_t = DEFAULTS.aux_weight)]
-    aux_weight: f64,
+    pub(crate) aux_weight: f64,
     #[arg(long)]
-    freeze_backbone: bool,
+    pub(crate) freeze_backbone: bool,
     #[arg(long)]
-    freeze_upsampling: bool,
+    pub(crate) freeze_upsampling: bool,
     /// Per-class loss weights, comma-separated, or `auto`: median-frequency
     /// weights from one pass over the training masks.
     #[arg(long, value_parser = parse_class_weights)]
-    class_weights: Option<ClassWeights>,
+    pub(crate) class_weights: Option<ClassWeights>,
     #[arg(long, default_value_t = DEFAULTS.seed)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Compute threads (default: all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Skip unreadable or inconsistent files with a warning instead of stopping.
     #[arg(long)]
-    skip_bad: bool,
+    pub(crate) skip_bad: bool,
     /// Refuse images with more pixels than this.
     #[arg(long, default_value_t = data::DEFAULT_MAX_PIXELS)]
-    max_pixels: u64,
+    pub(crate) max_pixels: u64,
     /// Memory for decoded images, in MiB per split; epochs after the first skip
     /// decoding what fits (0: decode every time)
     #[arg(long, default_value_t = data::DEFAULT_CACHE_BYTES >> 20)]
-    cache_mib: usize,
+    pub(crate) cache_mib: usize,
     #[command(flatten)]
-    device: crate::device::DeviceArg,
+    pub(crate) device: crate::device::DeviceArg,
 }
 
 /// Progress bar per epoch, one summary line after each.
@@ -235,81 +239,6 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
             .context("cannot set the thread count")?;
     }
     Ok(())
-}
-
-fn parse_scale(s: &str) -> Result<(f64, f64), String> {
-    let (lo, hi) = s
-        .split_once(',')
-        .ok_or_else(|| format!("expected MIN,MAX such as 0.5,2.0, got '{s}'"))?;
-    let num = |v: &str| {
-        v.trim()
-            .parse::<f64>()
-            .map_err(|_| format!("'{v}' is not a number"))
-    };
-    Ok((num(lo)?, num(hi)?))
-}
-
-fn parse_jitter(s: &str) -> Result<fcn::data::jitter::ColorJitter, String> {
-    let v: Vec<f32> = s
-        .split(',')
-        .map(|x| {
-            x.trim()
-                .parse::<f32>()
-                .map_err(|_| format!("'{x}' is not a number"))
-        })
-        .collect::<Result<_, _>>()?;
-    let [brightness, contrast, saturation, hue] = v[..] else {
-        return Err(format!("expected four numbers B,C,S,H, got '{s}'"));
-    };
-    Ok(fcn::data::jitter::ColorJitter {
-        brightness,
-        contrast,
-        saturation,
-        hue,
-    })
-}
-
-/// `--class-weights`: numbers, or `auto`.
-#[derive(Debug, Clone, PartialEq)]
-enum ClassWeights {
-    Auto,
-    Given(Vec<f32>),
-}
-
-fn parse_class_weights(s: &str) -> Result<ClassWeights, String> {
-    if s.trim() == "auto" {
-        return Ok(ClassWeights::Auto);
-    }
-    s.split(',')
-        .map(|w| {
-            w.trim()
-                .parse::<f32>()
-                .map_err(|_| format!("'{w}' is not a number (give w0,w1,... or auto)"))
-        })
-        .collect::<Result<Vec<f32>, String>>()
-        .map(ClassWeights::Given)
-}
-
-/// Median-frequency weights from the training masks, printed one class a line.
-fn auto_class_weights(split: &fcn::data::Split) -> anyhow::Result<Vec<f32>> {
-    let bar = crate::progress::bar(split.len() as u64, "class weights");
-    let balance = fcn::data::balance::median_frequency(split, |d, _| bar.set_position(d as u64))
-        .context("cannot read the training masks")?;
-    bar.finish_and_clear();
-    eprintln!(
-        "class weights (median frequency, from {} masks):",
-        split.len()
-    );
-    for ((name, w), px) in split
-        .classes
-        .names
-        .iter()
-        .zip(&balance.weights)
-        .zip(&balance.pixels)
-    {
-        eprintln!("  {name:<20} {w:>8.4}   ({px} pixels)");
-    }
-    Ok(balance.weights)
 }
 
 pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
@@ -460,125 +389,6 @@ fn saved_data_dir(run_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(data.with_context(|| {
         format!("{} lacks \"data\"", path.display())
     })?))
-}
-
-/// The model to train: the run's own when resuming, else from --weights,
-/// --backbone or fresh, checked against the data's classes and the memory here.
-fn build_model(
-    args: &Args,
-    given: &dyn Fn(&str) -> bool,
-    run_dir: &std::path::Path,
-    resume: bool,
-    classes: &fcn::data::Classes,
-) -> anyhow::Result<Fcn> {
-    let device = args.device.open()?;
-    if resume {
-        let model = Fcn::load(run_dir.join("model.safetensors"), &device)
-            .context("cannot load the run's model")?;
-        let width = model.meta.width;
-        anyhow::ensure!(
-            !given("width") || args.width == width,
-            "--width {} cannot change when resuming: the run's model has width {width}",
-            args.width
-        );
-        let arch = model.meta.arch;
-        anyhow::ensure!(
-            !given("arch") || args.arch == arch,
-            "--arch {} cannot change when resuming: the run's model is an {arch}",
-            args.arch
-        );
-        let m = &model.meta;
-        for (flag, asked, has) in [
-            ("depth", args.depth, m.depth),
-            ("output-stride", args.output_stride, m.output_stride),
-        ] {
-            anyhow::ensure!(
-                asked.is_none_or(|a| a == has),
-                "--{flag} cannot change when resuming: the run's model has {has}"
-            );
-        }
-        let classes = model.num_classes();
-        anyhow::ensure!(
-            args.num_classes.is_none_or(|n| n == classes),
-            "--num-classes cannot change when resuming: the run's model has {classes}"
-        );
-        return Ok(model);
-    }
-    let num_classes = args.num_classes.unwrap_or(classes.len());
-    let mut config = fresh_config(args).with_num_classes(num_classes);
-    if num_classes == classes.len() {
-        config.class_names = classes.names.clone();
-    }
-    config
-        .validate()
-        .context("--arch / --depth / --output-stride / --width / --num-classes")?;
-    anyhow::ensure!(
-        num_classes >= classes.len(),
-        "--num-classes {num_classes} is fewer than the data's {} classes",
-        classes.len()
-    );
-    crate::memory::check_training(&config)?;
-    // Every fresh weight (a whole model, or the head beside a backbone) repeats
-    // with the seed.
-    device.seed(args.seed);
-    let model = if let Some(w) = &args.weights {
-        let (m, fresh) =
-            Fcn::load_for_classes(w, &config, &device).context("cannot load --weights")?;
-        anyhow::ensure!(
-            !given("arch") || m.meta.arch == args.arch,
-            "{} is an {} but --arch says {}",
-            w.display(),
-            m.meta.arch,
-            args.arch
-        );
-        if !fresh.is_empty() {
-            eprintln!(
-                "fine-tuning {} to {num_classes} classes: re-initialised {} (every other weight from the file)",
-                w.display(),
-                fresh.join(", ")
-            );
-        }
-        m
-    } else if let Some(b) = &args.backbone {
-        let m = Fcn::load_backbone(b, &config, &device).context("cannot load --backbone")?;
-        anyhow::ensure!(
-            !given("width") || args.width == m.meta.width,
-            "{} has width {} but --width says {}",
-            b.display(),
-            m.meta.width,
-            args.width
-        );
-        anyhow::ensure!(
-            args.depth.is_none_or(|d| d == m.meta.depth),
-            "{} is a ResNet-{} but --depth says {}",
-            b.display(),
-            m.meta.depth,
-            args.depth.unwrap_or_default()
-        );
-        m
-    } else {
-        Fcn::new(&config, &device)
-    };
-    Ok(model)
-}
-
-/// The model the flags describe, before the data's classes: torchvision's head
-/// defaults to its own ResNet-50 at output stride 8, the textbook's to ResNet-18 at 32.
-fn fresh_config(args: &Args) -> FcnConfig {
-    let base = match args.arch {
-        fcn::model::Arch::Torchvision => FcnConfig::torchvision(50),
-        arch => FcnConfig {
-            arch,
-            ..FcnConfig::default()
-        },
-    };
-    FcnConfig {
-        depth: args.depth.unwrap_or(base.depth),
-        output_stride: args.output_stride.unwrap_or(base.output_stride),
-        aux: base.aux && args.aux_weight != 0.0,
-        width: args.width,
-        ..base
-    }
 }
 
 #[cfg(test)]

@@ -10,15 +10,7 @@ use common::{golden_sets, golden_sets_of};
 use fcn::{Fcn, FcnConfig};
 
 fn seven_classes() -> FcnConfig {
-    let names = [
-        "background",
-        "disc",
-        "square",
-        "triangle",
-        "star",
-        "ring",
-        "cross",
-    ];
+    let names = fcn::data::synthetic::CLASSES;
     FcnConfig {
         class_names: names.iter().map(|s| s.to_string()).collect(),
         ..FcnConfig::default().with_num_classes(7)
