@@ -111,7 +111,7 @@ pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     crate::train::set_threads(args.threads)?;
-    args.tta.get()?;
+    let tta = args.tta.get()?;
     let files = expand(&args.images)?;
     if files.is_empty() {
         bail!("no images to segment");
@@ -136,7 +136,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let mut failed = 0;
     for (file, mask) in files.iter().zip(&masks) {
-        match segment_one(&model, file, mask, args, &palette, opts) {
+        match segment_one(&model, file, mask, args, &palette, (opts, &tta)) {
             Ok(line) => {
                 if let Some(line) = line {
                     bar.suspend(|| println!("{line}"));
@@ -187,17 +187,11 @@ fn segment_one(
     mask_path: &Path,
     args: &Args,
     palette: &[[u8; 3]],
-    opts: TileOptions,
+    (opts, tta): (TileOptions, &Tta),
 ) -> anyhow::Result<Option<String>> {
     let image = read_image(file, args.max_pixels)?;
-    let (mask, probs) = classify(
-        model,
-        &image,
-        opts,
-        &args.tta.get()?,
-        args.probs || args.json,
-    )
-    .with_context(|| format!("{}", file.display()))?;
+    let (mask, probs) = classify(model, &image, opts, tta, args.probs || args.json)
+        .with_context(|| format!("{}", file.display()))?;
     if let Some(dir) = mask_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
