@@ -15,7 +15,7 @@ pub const IGNORE_LABEL: i64 = crate::data::colormap::IGNORE as i64;
 /// `[N, H, W]`. With no pixel left the result is 0 (and so is its gradient).
 pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>, kernels: Kernels) -> Tensor<1> {
     if crate::ops::on_tconv(&logits, kernels) {
-        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL).0;
+        return crate::ops::cross_entropy(logits, labels, None, IGNORE_LABEL).0;
     }
     let ignored = labels.clone().equal_elem(IGNORE_LABEL);
     let keep = ignored.clone().bool_not().float();
@@ -26,18 +26,24 @@ pub fn cross_entropy(logits: Tensor<4>, labels: Tensor<3, Int>, kernels: Kernels
     (picked * keep).sum().neg() / count
 }
 
-/// [`cross_entropy`] and [`pixel_hits`] together, from one pass over the logits
-/// when the fused kernel runs.
+/// [`cross_entropy`] (or, with `weights`, [`weighted_cross_entropy`]) and
+/// [`pixel_hits`] together, from one pass over the logits when the fused kernel
+/// runs.
 pub fn cross_entropy_with_hits(
     logits: Tensor<4>,
     labels: Tensor<3, Int>,
+    weights: Option<&Tensor<1>>,
     kernels: Kernels,
 ) -> (Tensor<1>, (u64, u64)) {
     if crate::ops::on_tconv(&logits, kernels) {
-        return crate::ops::cross_entropy(logits, labels, IGNORE_LABEL);
+        return crate::ops::cross_entropy(logits, labels, weights.cloned(), IGNORE_LABEL);
     }
     let hits = pixel_hits(&logits.clone().detach(), &labels);
-    (cross_entropy(logits, labels, kernels), hits)
+    let loss = match weights {
+        Some(w) => weighted_cross_entropy(logits, labels, w.clone(), kernels),
+        None => cross_entropy(logits, labels, kernels),
+    };
+    (loss, hits)
 }
 
 /// `(correct, counted)`: of the pixels not ignored (counted), those whose argmax
@@ -57,7 +63,11 @@ pub fn weighted_cross_entropy(
     logits: Tensor<4>,
     labels: Tensor<3, Int>,
     weights: Tensor<1>,
+    kernels: Kernels,
 ) -> Tensor<1> {
+    if crate::ops::on_tconv(&logits, kernels) {
+        return crate::ops::cross_entropy(logits, labels, Some(weights), IGNORE_LABEL).0;
+    }
     let ignored = labels.clone().equal_elem(IGNORE_LABEL);
     let keep = ignored.clone().bool_not().float();
     let safe = labels.mask_fill(ignored, 0);

@@ -452,19 +452,23 @@ fn training_batch_norm_equals_burns() {
     }
 }
 
-/// The fused cross-entropy equals the composed one (log-softmax, gather, mask) in
-/// value and gradient, with ignored pixels, and gives zero when every pixel is
-/// ignored. Its pixel accuracy equals Burn's argmax.
+/// The fused cross-entropy equals the composed one (log-softmax, gather, mask;
+/// with class weights, a select of each pixel's weight) in value and gradient,
+/// with ignored pixels, and gives zero when every pixel is ignored. Its pixel
+/// accuracy equals Burn's argmax.
 #[test]
 fn fused_cross_entropy_equals_the_composed_one() {
     use burn::tensor::Int;
     use fcn::loss::{IGNORE_LABEL, cross_entropy_with_hits};
 
     let device = Device::flex().autodiff();
-    for (i, &(n, c, h, w, all_ignored)) in [
-        (2, 5, 7, 9, false),
-        (1, 21, 40, 33, false),
-        (2, 3, 4, 4, true),
+    for (i, &(n, c, h, w, all_ignored, weighted)) in [
+        (2, 5, 7, 9, false, false),
+        (1, 21, 40, 33, false, false),
+        (2, 3, 4, 4, true, false),
+        (2, 5, 7, 9, false, true),
+        (1, 21, 40, 33, false, true),
+        (2, 3, 4, 4, true, true),
     ]
     .iter()
     .enumerate()
@@ -483,12 +487,17 @@ fn fused_cross_entropy_equals_the_composed_one() {
                 }
             })
             .collect();
+        // Weights from 0.25 to 4: far enough from 1 that an unweighted mean fails.
+        let class_weights: Vec<f32> = (0..c).map(|k| 0.25 + 3.75 * k as f32 / c as f32).collect();
         let run = |kernels: Kernels| {
             let calls = ops::tconv_calls();
             let xt = tensor4(&x, &device).require_grad();
             let lt =
                 Tensor::<3, Int>::from_data(TensorData::new(labels.clone(), [n, h, w]), &device);
-            let (loss, hits) = cross_entropy_with_hits(xt.clone(), lt, kernels);
+            let wt = weighted.then(|| {
+                Tensor::<1>::from_data(TensorData::new(class_weights.clone(), [c]), &device)
+            });
+            let (loss, hits) = cross_entropy_with_hits(xt.clone(), lt, wt.as_ref(), kernels);
             let grads = (loss.clone() * 3.0).backward();
             let used = ops::tconv_calls() - calls;
             let value: f32 = loss.into_scalar();

@@ -296,9 +296,13 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
     fn tconv_cross_entropy(
         logits: Tracked<B, C>,
         labels: IntTensor<B>,
+        weights: MaybeTensor<Self>,
         ignore: i64,
         _with_grad: bool,
     ) -> CrossEntropy<Self> {
+        // The weights are constants: no gradient flows to them.
+        let weights =
+            || MaybeTensor::from_option(weights.into_option().map(|w| w.into_primitive()));
         match CrossEntropyBackward
             .prepare::<C>([logits.node()])
             .compute_bound()
@@ -307,7 +311,13 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
             OpsKind::Tracked(prep) => {
                 // The gradient comes out of the same pass as the loss and waits for
                 // the backward step.
-                let out = B::tconv_cross_entropy(logits.into_primitive(), labels, ignore, true);
+                let out = B::tconv_cross_entropy(
+                    logits.into_primitive(),
+                    labels,
+                    weights(),
+                    ignore,
+                    true,
+                );
                 let grad = out.grad.into_option().expect("the gradient was asked for");
                 CrossEntropy {
                     loss: prep.finish(grad, out.loss),
@@ -316,7 +326,13 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
                 }
             }
             OpsKind::UnTracked(prep) => {
-                let out = B::tconv_cross_entropy(logits.into_primitive(), labels, ignore, false);
+                let out = B::tconv_cross_entropy(
+                    logits.into_primitive(),
+                    labels,
+                    weights(),
+                    ignore,
+                    false,
+                );
                 CrossEntropy {
                     loss: prep.finish(out.loss),
                     hits: out.hits,

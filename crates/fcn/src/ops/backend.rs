@@ -122,13 +122,15 @@ pub trait TconvBackend: burn::backend::Backend {
     ) -> BatchNormGrads<Self>;
 
     /// The fused per-pixel cross-entropy of logits `[N, C, H, W]` and labels
-    /// `[N, H, W]`, over the pixels whose label is not `ignore`: see
-    /// `CrossEntropy`. The gradient is computed only when `with_grad`; on the
-    /// autodiff backend, whenever the logits are tracked (it is kept for the
-    /// backward step rather than returned).
+    /// `[N, H, W]`, over the pixels whose label is not `ignore`, each weighted by
+    /// its class's entry of `weights` `[C]` when given: see `CrossEntropy`. The
+    /// gradient is computed only when `with_grad`; on the autodiff backend,
+    /// whenever the logits are tracked (it is kept for the backward step rather
+    /// than returned).
     fn tconv_cross_entropy(
         logits: FloatTensor<Self>,
         labels: IntTensor<Self>,
+        #[extension_type] weights: MaybeTensor<Self>,
         ignore: i64,
         with_grad: bool,
     ) -> CrossEntropy<Self>;
@@ -348,25 +350,31 @@ impl TconvBackend for Flex {
     fn tconv_cross_entropy(
         logits: FlexTensor,
         labels: FlexTensor,
+        weights: MaybeTensor<Self>,
         ignore: i64,
         with_grad: bool,
     ) -> CrossEntropy<Self> {
+        use tconv::kernels::cross_entropy::{ClassWeights, cross_entropy};
         CALLS.set(CALLS.get() + 1);
         let x = Dense::new(logits);
         let (n, c, h, w) = x.dim4();
         let labels = int_values(labels);
+        let weights = weights.into_option().map(Dense::new);
+        let weights = ClassWeights(weights.as_ref().map(Dense::slice));
         let mut grad = with_grad.then(|| vec![0.0f32; x.slice().len()]);
-        let totals = tconv::kernels::cross_entropy::cross_entropy(
+        let shape = (n, c, h * w);
+        let totals = cross_entropy(
             x.slice(),
             &labels,
-            (n, c, h * w),
+            shape,
             ignore,
+            weights,
             grad.as_deref_mut(),
         );
-        let mean = if totals.kept == 0 {
-            0.0
+        let mean = if totals.weight > 0.0 {
+            totals.loss / totals.weight
         } else {
-            totals.loss / totals.kept as f64
+            0.0
         };
         let hits = vec![totals.correct as i64, totals.kept as i64];
         CrossEntropy {

@@ -186,18 +186,22 @@ pub fn batch_norm_train(
 }
 
 /// Per-pixel cross-entropy of `logits` `[N, C, H, W]` against `labels` `[N, H, W]`,
-/// averaged over the pixels not labelled `ignore`, with `(correct, counted)`: the
-/// counted pixels whose argmax is their label. One fused pass over the logits
-/// (which, on an autodiff device, also computes the gradient for the backward
-/// step). For logits [`on_tconv`] accepts.
+/// averaged over the pixels not labelled `ignore` (weighted by `weights[label]`
+/// when given), with `(correct, counted)`: the counted pixels whose argmax is
+/// their label. One fused pass over the logits (which, on an autodiff device,
+/// also computes the gradient for the backward step). For logits [`on_tconv`]
+/// accepts.
 pub fn cross_entropy(
     logits: Tensor<4>,
     labels: Tensor<3, Int>,
+    weights: Option<Tensor<1>>,
     ignore: i64,
 ) -> (Tensor<1>, (u64, u64)) {
+    let weights = weights.map(|w| w.detach().into_dispatch());
     let out = <Dispatch as TconvBackend>::tconv_cross_entropy(
         logits.into_dispatch(),
         labels.into_dispatch(),
+        MaybeTensor::from_option(weights),
         ignore,
         false,
     );

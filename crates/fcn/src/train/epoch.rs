@@ -169,29 +169,24 @@ impl Epochs<'_> {
 }
 
 /// The mean loss of a batch (class-weighted if asked; plus `aux_weight` times the
-/// auxiliary head's, where there is one) and its `(correct, counted)` pixels; the
-/// unweighted loss comes fused with the counts.
+/// auxiliary head's, where there is one) and its `(correct, counted)` pixels, from
+/// one fused pass over the main logits.
 fn loss_and_hits(
     net: &FcnNet,
     batch: Batch,
     weights: Option<&Tensor<1>>,
     aux_weight: f64,
 ) -> (Tensor<1>, (u64, u64)) {
+    use crate::loss::{cross_entropy, cross_entropy_with_hits, weighted_cross_entropy};
     let (logits, aux) = net.forward_with_aux(batch.images, aux_weight != 0.0);
-    let loss_of = |logits: Tensor<4>| match weights {
-        Some(w) => crate::loss::weighted_cross_entropy(logits, batch.labels.clone(), w.clone()),
-        None => crate::loss::cross_entropy(logits, batch.labels.clone(), net.kernels()),
-    };
-    let aux_loss = aux.map(|a| loss_of(a).mul_scalar(aux_weight));
-    let (loss, hits) = match weights {
-        Some(_) => {
-            let hits = crate::loss::pixel_hits(&logits.clone().detach(), &batch.labels);
-            (loss_of(logits), hits)
-        }
-        None => crate::loss::cross_entropy_with_hits(logits, batch.labels.clone(), net.kernels()),
-    };
+    let (labels, k) = (batch.labels, net.kernels());
+    let aux_loss = aux.map(|a| match weights {
+        Some(w) => weighted_cross_entropy(a, labels.clone(), w.clone(), k),
+        None => cross_entropy(a, labels.clone(), k),
+    });
+    let (loss, hits) = cross_entropy_with_hits(logits, labels, weights, k);
     match aux_loss {
-        Some(a) => (loss + a, hits),
+        Some(a) => (loss + a.mul_scalar(aux_weight), hits),
         None => (loss, hits),
     }
 }
