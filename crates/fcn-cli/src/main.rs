@@ -3,6 +3,7 @@
 mod allocator;
 mod bench;
 mod bench_cases;
+mod convert;
 mod demo;
 mod device;
 mod eval;
@@ -41,6 +42,8 @@ struct Cli {
 enum Command {
     /// Time the convolution kernels and the FCN: ours next to Burn's flex ops.
     Bench(bench::Args),
+    /// Write a dataset (COCO, LabelMe, Cityscapes, ADE20K, own folders) in Pascal VOC layout.
+    Convert(convert::Args),
     /// Generate the synthetic dataset, train, evaluate, segment, and write a report.
     Demo(demo::Args),
     /// Describe a weight file: detected format, classes, parameter count, ignored keys.
@@ -68,6 +71,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Convert(args) => convert::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Export(args) => export::run(&args),

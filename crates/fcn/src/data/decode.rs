@@ -78,7 +78,7 @@ pub fn declared_size(bytes: &[u8], max_pixels: u64) -> Result<(u32, u32), ImageP
     Ok((w, h))
 }
 
-fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), ImageProblem> {
+pub(crate) fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), ImageProblem> {
     let pixels = width as u64 * height as u64;
     if pixels > limit {
         return Err(ImageProblem::TooLarge {
@@ -161,6 +161,15 @@ pub fn read_mask(path: &Path, colors: &ColorMap, max_pixels: u64) -> Result<Arra
             "unsupported PNG mask type {t:?} with {d}-bit samples"
         ))),
     }
+}
+
+/// Reads a grey PNG of ids and maps each through `table` (Cityscapes' label ids
+/// to train ids, ADE20K's ids to labels).
+pub fn read_ids(path: &Path, table: &[u8; 256], max_pixels: u64) -> Result<Array2<u8>, DataError> {
+    // No colour is a class here, so a colour PNG is refused by its first pixel.
+    let mut ids = read_mask(path, &ColorMap::new(&[], None), max_pixels)?;
+    ids.mapv_inplace(|id| table[id as usize]);
+    Ok(ids)
 }
 
 /// Checks that every label is a class (`< num_classes`) or the ignore label.

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::colormap::{ColorMap, IGNORE};
-use super::{Classes, DataError, Item, ReadOptions, Split, check_present, read_list};
+use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present, read_list};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +85,7 @@ fn duplicate_classes(classes: &[ClassEntry]) -> Option<String> {
     None
 }
 
-const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "JPG"];
+pub(super) const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "JPG"];
 
 pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, DataError> {
     let classes_file = dir.join("classes.toml");
@@ -137,6 +137,7 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
                 .cloned()
                 .unwrap_or_else(|| dir.join("masks").join(format!("{name}.png"))),
             name,
+            labels: Labels::Png,
         })
         .collect();
     let (items, mut skipped) = check_present(items, &list, options)?;
@@ -159,7 +160,7 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
 }
 
 /// File stem → path for the files in `dir` with one of `extensions`.
-fn stems(
+pub(super) fn stems(
     dir: &Path,
     extensions: &[&str],
 ) -> Result<BTreeMap<String, std::path::PathBuf>, DataError> {
@@ -199,7 +200,12 @@ fn unmasked(
         .collect()
 }
 
-fn seeded_split(mut names: Vec<String>, fraction: f64, seed: u64, val: bool) -> Vec<String> {
+pub(super) fn seeded_split(
+    mut names: Vec<String>,
+    fraction: f64,
+    seed: u64,
+    val: bool,
+) -> Vec<String> {
     super::augment::Rng::new(seed).shuffle(&mut names);
     let n_val = ((names.len() as f64 * fraction).round() as usize)
         .clamp(usize::from(names.len() >= 2), names.len());

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::Sample;
 use super::augment::{self, Rng};
-use super::{DataError, Split, decode};
+use super::{DataError, Split};
 
 /// How items become training examples.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl AugmentedSplit {
         let mut dropped = Vec::new();
         for i in 0..split.len() {
             match (aug.crop, aug.pad_small) {
-                (Some((ch, cw)), false) => match decode::image_size(&split.items[i].image) {
+                (Some((ch, cw)), false) => match split.image_size(i) {
                     Ok((w, h)) if (h as usize) < ch || (w as usize) < cw => dropped.push(DataError::new(
                         &split.items[i].image,
                         format!("{w}×{h} is smaller than the crop {cw}×{ch}; left out (--pad-small keeps it)"),

@@ -2,6 +2,9 @@
 //!
 //! * [`voc`]: Pascal VOC 2012 in its standard layout.
 //! * [`folders`]: the user's own images and masks with a `classes.toml`.
+//! * [`coco`], [`labelme`], [`cityscapes`], [`ade20k`]: annotation files and
+//!   benchmarks' label images, read as they are; [`export`] writes any dataset in
+//!   VOC layout (`fcn convert`).
 //! * [`synthetic`]: a generated dataset in VOC layout (`fcn synth`), the built-in default.
 //! * [`augment`]: random crop, flip and normalisation; [`loader`]: batches in an order
 //!   fixed by the seed, loaded on worker threads.
@@ -9,15 +12,22 @@
 //! Bad files give a [`DataError`] naming the file; with `skip_bad` they are skipped,
 //! warned about, and counted instead.
 
+pub mod ade20k;
 pub mod augment;
 pub mod balance;
 mod cache;
+pub mod cityscapes;
+pub mod coco;
 pub mod colormap;
 pub mod decode;
+mod draw;
+mod ellipse;
+pub mod export;
 pub mod folders;
 pub mod jitter;
 pub mod jpeg_end;
 mod jpeg_scan;
+pub mod labelme;
 pub mod loader;
 pub mod synthetic;
 pub mod voc;
@@ -117,11 +127,29 @@ impl Default for ReadOptions {
 }
 
 /// One image and mask pair, by file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Item {
     pub name: String,
+    /// The image file (for a LabelMe item whose image is inside its JSON, the JSON).
     pub image: PathBuf,
+    /// The file the labels come from: a mask PNG, or an annotation file.
     pub mask: PathBuf,
+    /// How the labels are read from `mask`.
+    pub labels: Labels,
+}
+
+/// How an item's labels are read from its `mask` file.
+#[derive(Debug, Clone)]
+pub enum Labels {
+    /// A palette, grey or colour PNG through the split's colour map (VOC, own data).
+    Png,
+    /// A grey PNG of ids, each mapped to a label by the table (Cityscapes' label
+    /// ids, ADE20K's reduced zero label).
+    Ids(Arc<[u8; 256]>),
+    /// Image `k` of a COCO annotation file.
+    Coco(Arc<coco::Annotations>, usize),
+    /// A LabelMe JSON file's shapes, with the label of each shape name.
+    LabelMe(Arc<labelme::LabelMap>),
 }
 
 /// A split of a segmentation dataset: its items and how to decode them.
@@ -189,24 +217,52 @@ impl Split {
     /// checked against the classes: for passes over the labels, such as class balance.
     pub fn load_mask(&self, i: usize) -> Result<Array2<u8>, DataError> {
         let item = &self.items[i];
-        let mut mask = decode::read_mask(&item.mask, &self.colors, self.options.max_pixels)?;
-        if self.ignore_value != colormap::IGNORE {
-            mask.mapv_inplace(|v| {
-                if v == self.ignore_value {
-                    colormap::IGNORE
-                } else {
-                    v
+        let max_pixels = self.options.max_pixels;
+        let mask = match &item.labels {
+            Labels::Png => {
+                let mut mask = decode::read_mask(&item.mask, &self.colors, max_pixels)?;
+                if self.ignore_value != colormap::IGNORE {
+                    let ignore = self.ignore_value;
+                    mask.mapv_inplace(|v| if v == ignore { colormap::IGNORE } else { v });
                 }
-            });
-        }
+                mask
+            }
+            Labels::Ids(table) => decode::read_ids(&item.mask, table, max_pixels)?,
+            Labels::Coco(file, k) => file.mask(*k, max_pixels)?,
+            Labels::LabelMe(map) => labelme::read_mask(&item.mask, map, max_pixels)?,
+        };
         decode::check_labels(&item.mask, &mask, self.classes.len())?;
         Ok(mask)
+    }
+
+    /// Whether item `i`'s image is inside its annotation file (LabelMe's `imageData`).
+    fn embedded_image(&self, i: usize) -> bool {
+        let item = &self.items[i];
+        matches!(item.labels, Labels::LabelMe(_)) && item.image == item.mask
+    }
+
+    /// The image of item `i`, decoded.
+    pub fn read_image(&self, i: usize) -> Result<RgbImage, DataError> {
+        let item = &self.items[i];
+        if self.embedded_image(i) {
+            return labelme::read_image(&item.image, self.options.max_pixels);
+        }
+        decode::read_image(&item.image, self.options.max_pixels)
+    }
+
+    /// The size of item `i`'s image from its header, `(width, height)`.
+    pub fn image_size(&self, i: usize) -> Result<(u32, u32), DataError> {
+        if self.embedded_image(i) {
+            let image = self.read_image(i)?;
+            return Ok((image.width(), image.height()));
+        }
+        decode::image_size(&self.items[i].image)
     }
 
     /// Decodes and checks item `i` (no cache).
     fn decode(&self, i: usize) -> Result<Sample, DataError> {
         let item = &self.items[i];
-        let image = decode::read_image(&item.image, self.options.max_pixels)?;
+        let image = self.read_image(i)?;
         let mask = self.load_mask(i)?;
         let (mh, mw) = mask.dim();
         if (image.width() as usize, image.height() as usize) != (mw, mh) {
@@ -239,30 +295,106 @@ struct SplitParts {
     ignore_value: u8,
 }
 
-/// Opens split `split` of the dataset at `dir`: Pascal VOC layout (also the
-/// synthetic set) when `dir` has `ImageSets/Segmentation` (directly, or under
-/// `VOC2012/` or `VOCdevkit/VOC2012/`), otherwise the own-data layout of [`folders`].
+/// The layouts a dataset directory can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Voc,
+    Coco,
+    LabelMe,
+    Cityscapes,
+    Ade20k,
+    /// The user's own `images/`, `masks/` and `classes.toml`.
+    Folders,
+}
+
+impl Format {
+    /// The layout of the dataset at `dir`: Pascal VOC (also the synthetic set)
+    /// when it has `ImageSets/Segmentation` (directly, or under `VOC2012/` or
+    /// `VOCdevkit/VOC2012/`), then COCO, Cityscapes, ADE20K and LabelMe by their
+    /// files, otherwise the own-data layout of [`folders`].
+    pub fn detect(dir: &Path) -> Self {
+        if voc::find_root(dir).is_some() {
+            Format::Voc
+        } else if coco::detect(dir) {
+            Format::Coco
+        } else if cityscapes::detect(dir) {
+            Format::Cityscapes
+        } else if ade20k::find_root(dir).is_some() {
+            Format::Ade20k
+        } else if labelme::detect(dir) {
+            Format::LabelMe
+        } else {
+            Format::Folders
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Voc => "Pascal VOC",
+            Format::Coco => "COCO",
+            Format::LabelMe => "LabelMe",
+            Format::Cityscapes => "Cityscapes",
+            Format::Ade20k => "ADE20K",
+            Format::Folders => "images and masks",
+        }
+    }
+}
+
+/// Opens split `split` of the dataset at `dir`, of the layout [`Format::detect`] finds.
 pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, DataError> {
     if !dir.is_dir() {
         return Err(DataError::new(dir, "no such dataset directory"));
     }
-    match voc::find_root(dir) {
-        Some(root) => voc::open(&root, split, options),
-        None => folders::open(dir, split, options),
+    open_as(dir, Format::detect(dir), split, options)
+}
+
+/// Opens split `split` of the dataset at `dir` as `format`.
+pub fn open_as(
+    dir: &Path,
+    format: Format,
+    split: &str,
+    options: &ReadOptions,
+) -> Result<Split, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::new(dir, "no such dataset directory"));
+    }
+    match format {
+        Format::Voc => match voc::find_root(dir) {
+            Some(root) => voc::open(&root, split, options),
+            None => Err(DataError::new(
+                dir,
+                "no ImageSets/Segmentation: not a Pascal VOC layout",
+            )),
+        },
+        Format::Coco => coco::open(dir, split, options),
+        Format::LabelMe => labelme::open(dir, split, options),
+        Format::Cityscapes => cityscapes::open(dir, split, options),
+        Format::Ade20k => ade20k::open(dir, split, options),
+        Format::Folders => folders::open(dir, split, options),
+    }
+}
+
+/// Whether the dataset at `dir` has split `split` at all (rather than a broken one).
+fn has_split(dir: &Path, split: &str) -> bool {
+    match Format::detect(dir) {
+        Format::Voc => voc::find_root(dir).is_some_and(|r| voc::split_file(&r, split).is_file()),
+        Format::Coco => coco::split_files(dir, split).is_some(),
+        Format::Cityscapes => cityscapes::has_split(dir, split),
+        Format::Ade20k => ade20k::has_split(dir, split),
+        Format::LabelMe | Format::Folders => true,
     }
 }
 
 /// As [`open`], for a split a run can do without (validation): `None` when the
-/// dataset has no such split (a VOC layout without `ImageSets/Segmentation/SPLIT.txt`).
+/// dataset has no such split (a VOC layout without `ImageSets/Segmentation/SPLIT.txt`,
+/// a COCO one without its annotation file, …).
 /// Any other problem is an error, and so is a split that lists no images.
 pub fn open_optional(
     dir: &Path,
     split: &str,
     options: &ReadOptions,
 ) -> Result<Option<Split>, DataError> {
-    if let Some(root) = voc::find_root(dir)
-        && !voc::split_file(&root, split).is_file()
-    {
+    if dir.is_dir() && !has_split(dir, split) {
         return Ok(None);
     }
     let opened = open(dir, split, options)?;

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::colormap::{ColorMap, VOC_BORDER};
-use super::{Classes, DataError, Item, ReadOptions, Split, check_present, folders, read_list};
+use super::{
+    Classes, DataError, Item, Labels, ReadOptions, Split, check_present, folders, read_list,
+};
 
 /// The VOC root (the folder holding `ImageSets/Segmentation`) at or under `dir`.
 pub fn find_root(dir: &Path) -> Option<PathBuf> {
@@ -51,6 +53,7 @@ pub fn open(root: &Path, split: &str, options: &ReadOptions) -> Result<Split, Da
                 },
                 mask: root.join("SegmentationClass").join(format!("{id}.png")),
                 name: id,
+                labels: Labels::Png,
             }
         })
         .collect();
