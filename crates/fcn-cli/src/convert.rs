@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Format::LabelMe | Format::Folders => {
                 Some(data::open_as(&args.data, format, name, &options))
             }
-            _ => data::open_optional(&args.data, name, &options).transpose(),
+            _ => data::open_optional_as(&args.data, format, name, &options).transpose(),
         };
         match split {
             Some(s) => splits.push(s.with_context(|| format!("cannot open split '{name}'"))?),
@@ -93,9 +93,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     if splits.is_empty() {
         bail!(
-            "--data {}: none of the splits {} is there",
+            "--data {}: none of the splits {} is there in {} layout",
             args.data.display(),
-            args.splits.join(", ")
+            args.splits.join(", "),
+            format.name()
         );
     }
     let first = &splits[0];

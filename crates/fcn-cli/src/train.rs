@@ -299,10 +299,11 @@ pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
     }
     let model = build_model(args, &given, &run_dir, resume, &train_split.classes)?;
     eprintln!(
-        "training on {} images ({} classes) from {}, validating on {}; run directory {}",
+        "training on {} images ({} classes) from {} ({}), validating on {}; run directory {}",
         train_split.len(),
         train_split.classes.len(),
         data_dir.display(),
+        data::Format::detect(&data_dir).name(),
         val_split
             .as_ref()
             .map_or("nothing (no val split)".to_string(), |v| format!(

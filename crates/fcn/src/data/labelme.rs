@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Shapes are painted in file order, later on top, as labelme draws them
-//! ([`super::draw`]: PIL's polygons, rectangles, ellipses and wide lines); a
+//! (`draw.rs`: PIL's polygons, rectangles, ellipses and wide lines); a
 //! shape labelled `__ignore__` paints the ignore label.
 
 use std::collections::HashMap;

@@ -374,9 +374,10 @@ pub fn open_as(
     }
 }
 
-/// Whether the dataset at `dir` has split `split` at all (rather than a broken one).
-fn has_split(dir: &Path, split: &str) -> bool {
-    match Format::detect(dir) {
+/// Whether the dataset at `dir`, read as `format`, has split `split` at all
+/// (rather than a broken one).
+fn has_split(dir: &Path, format: Format, split: &str) -> bool {
+    match format {
         Format::Voc => voc::find_root(dir).is_some_and(|r| voc::split_file(&r, split).is_file()),
         Format::Coco => coco::split_files(dir, split).is_some(),
         Format::Cityscapes => cityscapes::has_split(dir, split),
@@ -394,10 +395,20 @@ pub fn open_optional(
     split: &str,
     options: &ReadOptions,
 ) -> Result<Option<Split>, DataError> {
-    if dir.is_dir() && !has_split(dir, split) {
+    open_optional_as(dir, Format::detect(dir), split, options)
+}
+
+/// As [`open_optional`], reading the dataset as `format`.
+pub fn open_optional_as(
+    dir: &Path,
+    format: Format,
+    split: &str,
+    options: &ReadOptions,
+) -> Result<Option<Split>, DataError> {
+    if dir.is_dir() && !has_split(dir, format, split) {
         return Ok(None);
     }
-    let opened = open(dir, split, options)?;
+    let opened = open_as(dir, format, split, options)?;
     if opened.is_empty() {
         return Err(DataError::new(
             dir,
