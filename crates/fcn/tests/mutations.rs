@@ -111,6 +111,37 @@ proptest! {
     }
 
     #[test]
+    fn coco_annotation_files(m in mutations()) {
+        let bytes = fixture("formats/coco/annotations/instances_val2017.json");
+        let path = scratch("instances_val.json", &mutate(bytes, &m));
+        if let Ok(file) = fcn::data::coco::Annotations::read(&path) {
+            for k in 0..file.len() {
+                let _ = file.mask(k, 4_000_000);
+            }
+        }
+    }
+
+    #[test]
+    fn compressed_rle(text in "[0-o]{0,40}", h in 0usize..50, w in 0usize..50) {
+        if let Ok(rle) = fcn::data::coco::rle::Rle::from_compressed(&text, h, w)
+            && rle.check().is_ok()
+        {
+            prop_assert_eq!(rle.decode().dim(), (h, w));
+        }
+    }
+
+    #[test]
+    fn labelme_files(m in mutations()) {
+        use fcn::data::labelme;
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/labelme");
+        let map = labelme::LabelMap::read(&dir).unwrap();
+        let bytes = fixture("formats/labelme/img_0.json");
+        let path = scratch("img_0.json", &mutate(bytes, &m));
+        let _ = labelme::read_mask(&path, &map, 4_000_000);
+        let _ = labelme::read_image(&path, 4_000_000);
+    }
+
+    #[test]
     fn classes_files(m in mutations()) {
         let text = b"ignore = 255\n[[classes]]\nname = \"background\"\ncolor = [0, 0, 0]\n\
                      [[classes]]\nname = \"road\"\ncolor = [128, 64, 128]\n";

@@ -203,9 +203,9 @@ impl<'a> Canvas<'a> {
         if a < 0 || b < 0 {
             return;
         }
-        for (l, y, r) in super::ellipse::filled_spans(a, b) {
+        super::ellipse::filled_spans(a, b, |l, y, r| {
             self.hline(x0 + (l + a) / 2, y0 + (y + b) / 2, x0 + (r + a) / 2);
-        }
+        });
     }
 
     /// Segments through `points` of `width` pixels, as `ImageDraw.line` without

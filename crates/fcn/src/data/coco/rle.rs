@@ -47,7 +47,7 @@ impl Rle {
     /// Checks that the runs cover exactly the `height × width` pixels.
     pub fn check(&self) -> Result<(), String> {
         let total: u64 = self.counts.iter().map(|&c| c as u64).sum();
-        let pixels = (self.height * self.width) as u64;
+        let pixels = (self.height as u64).saturating_mul(self.width as u64);
         if total != pixels {
             return Err(format!(
                 "RLE counts cover {total} pixels but its size {}×{} has {pixels}",
