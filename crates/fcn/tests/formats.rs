@@ -309,18 +309,52 @@ fn coco_file(dir: &Path, annotations: &str) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Later annotations paint over earlier ones.
+/// Later annotations paint over earlier ones; `iscrowd` may be a boolean.
 #[test]
 fn coco_paints_in_file_order() {
     let dir = coco_file(
         &scratch("coco-order"),
         r#"{"id": 1, "image_id": 5, "category_id": 9, "segmentation": [[0,0, 11,0, 11,9, 0,9]]},
-           {"id": 2, "image_id": 5, "category_id": 2, "segmentation": [[2,2, 6,2, 6,6, 2,6]]}"#,
+           {"id": 2, "image_id": 5, "category_id": 2, "segmentation": [[2,2, 6,2, 6,6, 2,6]]},
+           {"id": 3, "image_id": 5, "category_id": 2, "iscrowd": true, "segmentation": [[8,0, 11,0, 11,2, 8,2]]}"#,
     );
     let s = data::open(&dir, "train", &ReadOptions::default()).unwrap();
     let mask = s.load(0).unwrap().mask;
     assert_eq!(mask[[4, 4]], 2, "the later dog is on top");
     assert_eq!(mask[[8, 10]], 1, "the cat elsewhere");
+    assert_eq!(mask[[1, 10]], 255, "the crowd region");
+}
+
+/// labelme's `mask` shapes: a PNG over the box from the first point to the
+/// second, its nonzero pixels painted (worked by hand: box (2, 1)–(4, 2)).
+#[test]
+fn labelme_mask_shapes_paint_their_png() {
+    use base64::Engine;
+    let dir = scratch("labelme-mask");
+    std::fs::write(dir.join("labels.txt"), "_background_\ncat\n").unwrap();
+    write_rgb(&dir.join("m.jpg"), 4, 6);
+    let patch = image::GrayImage::from_raw(3, 2, vec![1, 0, 1, 0, 255, 0]).unwrap();
+    let mut png = Vec::new();
+    patch
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let json = format!(
+        r#"{{"shapes": [{{"label": "cat", "points": [[2.7, 1.2], [4.9, 2.5]], "shape_type": "mask", "mask": "{b64}"}}],
+            "imagePath": "m.jpg", "imageData": null, "imageHeight": 4, "imageWidth": 6}}"#
+    );
+    std::fs::write(dir.join("m.json"), json).unwrap();
+    let mask = data::open(&dir, "all", &ReadOptions::default())
+        .unwrap()
+        .load(0)
+        .unwrap()
+        .mask;
+    let painted: Vec<(usize, usize)> = mask
+        .indexed_iter()
+        .filter(|(_, v)| **v == 1)
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(painted, [(1, 2), (1, 4), (2, 3)]);
 }
 
 /// Broken annotations: each message names the file and the annotation.

@@ -114,6 +114,11 @@ impl<'a> Canvas<'a> {
         self.hline(x, y, x);
     }
 
+    /// One pixel, if it is in the mask.
+    pub fn dot(&mut self, x: i64, y: i64) {
+        self.point(x, y);
+    }
+
     /// A filled polygon through `points` (closed), as `ImageDraw.polygon`.
     pub fn polygon(&mut self, points: &[[f64; 2]]) {
         let xy: Vec<(i64, i64)> = points.iter().map(|p| (p[0] as i64, p[1] as i64)).collect();

@@ -1,6 +1,6 @@
 //! LabelMe annotations: a folder of images, each with a same-stem `.json` of
 //! shapes (`polygon`, `rectangle`, `oriented_rectangle`, `circle`, `line`,
-//! `linestrip`, `point`), and
+//! `linestrip`, `point`, `mask`), and
 //! the class list:
 //!
 //! ```text
@@ -130,6 +130,9 @@ struct Shape {
     label: String,
     points: Vec<[f64; 2]>,
     shape_type: Option<String>,
+    /// For `mask` shapes: a base64 PNG of the shape's box, nonzero inside.
+    #[serde(default)]
+    mask: Option<String>,
 }
 
 /// Whether `dir` looks like a LabelMe folder: JSON files and a class list, and
@@ -253,6 +256,7 @@ pub fn shape_mask(
         label: String::new(),
         points: points.to_vec(),
         shape_type: Some(kind.to_string()),
+        mask: None,
     };
     paint(&mut Canvas::new(&mut mask, 1), &shape)?;
     Ok(mask.mapv(|v| v == 1))
@@ -313,7 +317,43 @@ fn paint(canvas: &mut Canvas, shape: &Shape) -> Result<(), String> {
             let (x, y, r) = (p[0][0], p[0][1], POINT_RADIUS);
             canvas.ellipse([x - r, y - r, x + r, y + r]);
         }
+        "mask" => {
+            need(2)?;
+            paint_mask(canvas, p, shape.mask.as_deref())?;
+        }
         other => return Err(format!("shape type '{other}' is not supported")),
+    }
+    Ok(())
+}
+
+/// A `mask` shape (labelme's AI masks): its PNG covers the box from the first
+/// point to the second (truncated to pixels, both ends included), and its nonzero
+/// pixels are painted.
+fn paint_mask(canvas: &mut Canvas, p: &[[f64; 2]], png: Option<&str>) -> Result<(), String> {
+    let png = png.ok_or("a mask shape without its `mask`")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(png.trim())
+        .map_err(|e| format!("its mask is not base64: {e}"))?;
+    let [x0, y0] = p[0].map(|v| v as i64);
+    let [x1, y1] = p[1].map(|v| v as i64);
+    let (w, h) = (x1 - x0 + 1, y1 - y0 + 1);
+    if w <= 0 || h <= 0 {
+        return Err(format!("its box ({x0}, {y0})–({x1}, {y1}) is empty"));
+    }
+    // The box bounds the PNG's header before anything is decoded.
+    let image = super::decode::decode_image(&bytes, (w * h) as u64)
+        .map_err(|e| format!("its mask: {e}"))?;
+    if (image.width() as i64, image.height() as i64) != (w, h) {
+        return Err(format!(
+            "its mask is {}×{} but its box is {w}×{h}",
+            image.width(),
+            image.height()
+        ));
+    }
+    for (x, y, v) in image.enumerate_pixels() {
+        if v.0 != [0, 0, 0] {
+            canvas.dot(x0 + x as i64, y0 + y as i64);
+        }
     }
     Ok(())
 }

@@ -49,8 +49,24 @@ struct AnnotationEntry {
     image_id: u64,
     category_id: u64,
     #[serde(default)]
-    iscrowd: u8,
+    iscrowd: Crowd,
     segmentation: Option<Segmentation>,
+}
+
+/// `iscrowd`, which exporters write as 0/1 or as a boolean.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Crowd {
+    #[default]
+    No,
+    Flag(bool),
+    Number(u8),
+}
+
+impl Crowd {
+    fn is_crowd(&self) -> bool {
+        matches!(self, Crowd::Flag(true)) || matches!(self, Crowd::Number(n) if *n != 0)
+    }
 }
 
 #[derive(Deserialize)]
@@ -233,7 +249,11 @@ impl Annotations {
             let Some(region) = ann.segmentation else {
                 return Err(at("it has no `segmentation`"));
             };
-            let label = if ann.iscrowd != 0 { IGNORE } else { label };
+            let label = if ann.iscrowd.is_crowd() {
+                IGNORE
+            } else {
+                label
+            };
             images[k].annotations.push(Annotation {
                 id: ann.id,
                 label,
