@@ -10,6 +10,17 @@ fn formats() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcn/tests/fixtures/formats")
 }
 
+/// One epoch of a width-4 network on 48×48 crops; its stderr.
+fn tiny_training(data: &Path, run: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["train", "--data", s(data), "--out", s(run), "--epochs", "1"];
+    args.extend(["--width", "4", "--batch-size", "2", "--crop", "48x48"]);
+    args.extend(extra);
+    let o = fcn(&args);
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    stderr
+}
+
 /// COCO in, VOC layout out: it says what it read and wrote, prints the directory,
 /// and the result trains and evaluates as VOC; a second run refuses to overwrite.
 #[test]
@@ -28,25 +39,7 @@ fn convert_writes_voc_that_trains() {
     );
     let list = std::fs::read_to_string(out.join("ImageSets/Segmentation/train.txt")).unwrap();
     assert_eq!(list.lines().count(), 3);
-    let run = dir.join("run");
-    let o = fcn(&[
-        "train",
-        "--data",
-        s(&out),
-        "--out",
-        s(&run),
-        "--epochs",
-        "1",
-        "--width",
-        "4",
-        "--batch-size",
-        "2",
-        "--crop",
-        "48x48",
-        "--pad-small",
-    ]);
-    let (_, stderr) = text(&o);
-    assert!(o.status.success(), "{stderr}");
+    let stderr = tiny_training(&out, &dir.join("run"), &["--pad-small"]);
     assert!(
         stderr.contains("(5 classes) from") && stderr.contains("(Pascal VOC)"),
         "{stderr}"
@@ -73,23 +66,7 @@ fn convert_writes_voc_that_trains() {
 #[test]
 fn labelme_trains_directly() {
     let dir = tmp("labelme-train");
-    let o = fcn(&[
-        "train",
-        "--data",
-        s(&formats().join("labelme")),
-        "--out",
-        s(&dir.join("run")),
-        "--epochs",
-        "1",
-        "--width",
-        "4",
-        "--batch-size",
-        "2",
-        "--crop",
-        "48x48",
-    ]);
-    let (_, stderr) = text(&o);
-    assert!(o.status.success(), "{stderr}");
+    let stderr = tiny_training(&formats().join("labelme"), &dir.join("run"), &[]);
     assert!(
         stderr.contains("(4 classes) from") && stderr.contains("(LabelMe)"),
         "{stderr}"

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::colormap::{ColorMap, IGNORE, voc_color};
+use super::colormap::{IGNORE, voc_color};
 use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
 
 /// The benchmark's 150 classes (its `objectInfo150`, by their first names).
@@ -249,16 +249,11 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
         .collect();
     let (items, skipped) = check_present(items, &images, options)?;
     let classes = classes();
-    Ok(Split::assemble(
-        super::SplitParts {
-            root,
-            name: split.to_string(),
-            items,
-            colors: ColorMap::new(&classes.colors, None),
-            classes,
-            skipped,
-            ignore_value: IGNORE,
-        },
+    Ok(Split::of_annotations(
+        (&root, split),
+        items,
+        classes,
+        skipped,
         options,
     ))
 }

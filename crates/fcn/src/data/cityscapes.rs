@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::colormap::{ColorMap, IGNORE};
+use super::colormap::IGNORE;
 use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
 
 /// The 19 evaluated classes in train-id order, with their official colours.
@@ -125,16 +125,11 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
     }
     let (items, skipped) = check_present(items, &images, options)?;
     let classes = classes();
-    Ok(Split::assemble(
-        super::SplitParts {
-            root: dir.to_path_buf(),
-            name: split.to_string(),
-            items,
-            colors: ColorMap::new(&classes.colors, None),
-            classes,
-            skipped,
-            ignore_value: IGNORE,
-        },
+    Ok(Split::of_annotations(
+        (dir, split),
+        items,
+        classes,
+        skipped,
         options,
     ))
 }

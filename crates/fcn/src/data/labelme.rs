@@ -24,7 +24,7 @@ use image::RgbImage;
 use ndarray::Array2;
 use serde::Deserialize;
 
-use super::colormap::{ColorMap, IGNORE, voc_color};
+use super::colormap::{IGNORE, voc_color};
 use super::draw::Canvas;
 use super::folders::{IMAGE_EXTENSIONS, seeded_split, stems};
 use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present, read_list};
@@ -191,16 +191,11 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
         .collect();
     let (items, skipped) = check_present(items, &list, options)?;
     let classes = map.classes.clone();
-    Ok(Split::assemble(
-        super::SplitParts {
-            root: dir.to_path_buf(),
-            name: split.to_string(),
-            items,
-            colors: ColorMap::new(&classes.colors, None),
-            classes,
-            skipped,
-            ignore_value: IGNORE,
-        },
+    Ok(Split::of_annotations(
+        (dir, split),
+        items,
+        classes,
+        skipped,
         options,
     ))
 }

@@ -213,6 +213,27 @@ impl Split {
         }
     }
 
+    /// A split of annotation-file items (labels made, not read through colours;
+    /// 255 ignored), with an empty cache of `options.cache_bytes`.
+    fn of_annotations(
+        (root, name): (&Path, &str),
+        items: Vec<Item>,
+        classes: Classes,
+        skipped: Vec<DataError>,
+        options: &ReadOptions,
+    ) -> Self {
+        let parts = SplitParts {
+            root: root.to_path_buf(),
+            name: name.to_string(),
+            items,
+            colors: colormap::ColorMap::new(&classes.colors, None),
+            classes,
+            skipped,
+            ignore_value: colormap::IGNORE,
+        };
+        Self::assemble(parts, options)
+    }
+
     /// The mask of item `i` alone, as labels (the ignore value read as 255) and
     /// checked against the classes: for passes over the labels, such as class balance.
     pub fn load_mask(&self, i: usize) -> Result<Array2<u8>, DataError> {

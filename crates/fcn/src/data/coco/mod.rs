@@ -23,7 +23,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 use serde::Deserialize;
 
-use super::colormap::{ColorMap, IGNORE, voc_color};
+use super::colormap::{IGNORE, voc_color};
 use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
 use rle::Rle;
 
@@ -178,16 +178,11 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
         .collect();
     let (items, skipped) = check_present(items, &json, options)?;
     let classes = annotations.classes.clone();
-    Ok(Split::assemble(
-        super::SplitParts {
-            root: dir.to_path_buf(),
-            name: split.to_string(),
-            items,
-            colors: ColorMap::new(&classes.colors, None),
-            classes,
-            skipped,
-            ignore_value: IGNORE,
-        },
+    Ok(Split::of_annotations(
+        (dir, split),
+        items,
+        classes,
+        skipped,
         options,
     ))
 }
