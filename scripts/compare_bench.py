@@ -20,6 +20,10 @@ torch = json.loads(subprocess.run([sys.executable, os.path.join(root, "scripts/b
                                    "--threads", str(args.threads)], check=True, capture_output=True,
                                   text=True).stdout)
 theirs = {r["name"]: r for r in torch}
+if isinstance(ours, dict):  # {"machine": {...}, "cases": [...]}
+    m = ours["machine"]
+    print(f"{m['cpu']}, SIMD path {m['simd']}, {m['threads']} threads")
+    ours = ours["cases"]
 print("| case | ours ms | ours GFLOP/s | flex ms | PyTorch ms | PyTorch GFLOP/s | PyTorch / ours |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in ours:

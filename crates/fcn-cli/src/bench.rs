@@ -4,7 +4,8 @@ use crate::bench_cases::{self as bench, BenchOptions, BenchRow};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print one JSON array of {"name", "ms", "baseline_ms", "gflops"} instead of a table.
+    /// Print JSON instead of a table: {"machine": {"cpu", "simd", "threads", "device"},
+    /// "cases": [{"name", "ms", "baseline_ms", "gflops"}, ...]}.
     #[arg(long)]
     json: bool,
     /// Measure only this case (repeatable); `--list` shows the names.
@@ -26,6 +27,39 @@ pub struct Args {
     device: crate::device::DeviceArg,
 }
 
+/// Where the timings were taken: the CPU, the vector path, the threads, the device.
+#[derive(serde::Serialize)]
+struct Machine {
+    cpu: String,
+    simd: &'static str,
+    threads: usize,
+    device: String,
+}
+
+impl Machine {
+    fn here(device: &str) -> Self {
+        Self {
+            cpu: cpu_model(),
+            simd: tconv::kernels::simd::path().name(),
+            threads: rayon::current_num_threads(),
+            device: device.to_string(),
+        }
+    }
+}
+
+/// The CPU's model name (`/proc/cpuinfo` on Linux), or "unknown CPU".
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
 fn line(row: &BenchRow) -> String {
     format!(
         "{:<24} {:>10.3} {:>10.3} {:>7.2}× {:>8.1}",
@@ -38,6 +72,8 @@ fn line(row: &BenchRow) -> String {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    // Before anything starts rayon's global pool (opening the device does).
+    crate::train::set_threads(args.threads)?;
     let device = args.device.open()?;
     let gpu = !fcn::device::is_cpu(&device);
     if args.list {
@@ -58,19 +94,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.seconds.is_finite() && args.seconds >= 0.0,
         "--seconds must be a non-negative number"
     );
-    crate::train::set_threads(args.threads)?;
     let options = BenchOptions {
         only: args.only.clone(),
         seconds: args.seconds,
         skip_baseline: args.skip_baseline,
         device,
     };
+    let machine = Machine::here(if gpu { "gpu" } else { "cpu" });
+    eprintln!(
+        "machine: {}, SIMD path {}, {} threads",
+        machine.cpu, machine.simd, machine.threads
+    );
     match gpu {
         true => eprintln!("timing the network on the GPU with Burn's kernels, median ms"),
-        false => eprintln!(
-            "timing on {} threads: tconv kernels (ours) and Burn's flex ops (baseline), median ms",
-            rayon::current_num_threads()
-        ),
+        false => eprintln!("timing tconv kernels (ours) and Burn's flex ops (baseline), median ms"),
     }
     let header = format!(
         "{:<24} {:>10} {:>10} {:>8} {:>8}",
@@ -87,7 +124,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let report = serde_json::json!({ "machine": machine, "cases": rows });
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }

@@ -692,3 +692,24 @@ fn scale_jitter_trains_and_bad_ranges_are_refused() {
     bad.extend(["--color-jitter", "0,0,0,0.9"].map(String::from));
     fails_with(&strs(&bad), "--color-jitter B,C,S,H");
 }
+
+/// `fcn bench --json` says where it ran: the CPU, the vector path (as `FCN_SIMD`
+/// forced it) and the threads, beside the cases.
+#[test]
+fn bench_json_names_the_machine() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fcn"))
+        .args(["bench", "--json", "--only", "convT_small", "--seconds", "0"])
+        .args(["--skip-baseline", "--threads", "1"])
+        .env("FCN_SIMD", "scalar")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("SIMD path scalar, 1 threads"), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["machine"]["simd"], "scalar");
+    assert_eq!(report["machine"]["threads"], 1);
+    assert!(!report["machine"]["cpu"].as_str().unwrap().is_empty());
+    assert_eq!(report["cases"][0]["name"], "convT_small");
+    assert!(report["cases"][0]["ms"].as_f64().unwrap() > 0.0);
+}
