@@ -483,10 +483,16 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
             0
         );
         assert!(server.wait_for_log("stopping", Duration::from_secs(10)));
-        assert!(
-            TcpStream::connect(&addr).is_err(),
-            "new connections are refused while stopping"
-        );
+        // The listener closes just after the log line, in the server's own task:
+        // on a loaded machine a connection can still land in between.
+        let refused = (0..100).any(|_| {
+            let open = TcpStream::connect(&addr).is_ok();
+            if open {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            !open
+        });
+        assert!(refused, "new connections are refused while stopping");
         let r = running.join().unwrap();
         assert_eq!(r.status(), 200, "the request in flight is answered");
         let (w, h, _) = png_indices(&r.bytes().unwrap());
