@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::colormap::{IGNORE, voc_color};
-use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
+use super::{Classes, DataError, Item, Labels, ReadOptions, Split};
 
 /// The benchmark's 150 classes (its `objectInfo150`, by their first names).
 pub const CLASS_NAMES: [&str; 150] = [
@@ -247,13 +247,6 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
             })
         })
         .collect();
-    let (items, skipped) = check_present(items, &images, options)?;
     let classes = classes();
-    Ok(Split::of_annotations(
-        (&root, split),
-        items,
-        classes,
-        skipped,
-        options,
-    ))
+    Split::of_annotations((&root, split), (items, &images), classes, options)
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::colormap::IGNORE;
-use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
+use super::{Classes, DataError, Item, Labels, ReadOptions, Split};
 
 /// The 19 evaluated classes in train-id order, with their official colours.
 pub const CLASSES: [(&str, [u8; 3]); 19] = [
@@ -123,15 +123,8 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
             });
         }
     }
-    let (items, skipped) = check_present(items, &images, options)?;
     let classes = classes();
-    Ok(Split::of_annotations(
-        (dir, split),
-        items,
-        classes,
-        skipped,
-        options,
-    ))
+    Split::of_annotations((dir, split), (items, &images), classes, options)
 }
 
 /// The entries of `dir`, sorted by name.

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use super::colormap::{IGNORE, voc_color};
 use super::draw::Canvas;
 use super::folders::{IMAGE_EXTENSIONS, seeded_split, stems};
-use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present, read_list};
+use super::{Classes, DataError, Item, Labels, ReadOptions, Split, read_list};
 
 /// labelme's width for `line` and `linestrip` shapes, in pixels.
 const LINE_WIDTH: u32 = 10;
@@ -189,15 +189,8 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
             }
         })
         .collect();
-    let (items, skipped) = check_present(items, &list, options)?;
     let classes = map.classes.clone();
-    Ok(Split::of_annotations(
-        (dir, split),
-        items,
-        classes,
-        skipped,
-        options,
-    ))
+    Split::of_annotations((dir, split), (items, &list), classes, options)
 }
 
 fn read_file(path: &Path) -> Result<File, DataError> {

@@ -216,14 +216,15 @@ impl Split {
     }
 
     /// A split of annotation-file items (labels made, not read through colours;
-    /// 255 ignored), with an empty cache of `options.cache_bytes`.
+    /// 255 ignored) whose files exist ([`check_present`], naming `listed_in`), with
+    /// an empty cache of `options.cache_bytes`.
     fn of_annotations(
         (root, name): (&Path, &str),
-        items: Vec<Item>,
+        (items, listed_in): (Vec<Item>, &Path),
         classes: Classes,
-        skipped: Vec<DataError>,
         options: &ReadOptions,
-    ) -> Self {
+    ) -> Result<Self, DataError> {
+        let (items, skipped) = check_present(items, listed_in, options)?;
         let parts = SplitParts {
             root: root.to_path_buf(),
             name: name.to_string(),
@@ -233,7 +234,7 @@ impl Split {
             skipped,
             ignore_value: colormap::IGNORE,
         };
-        Self::assemble(parts, options)
+        Ok(Self::assemble(parts, options))
     }
 
     /// The mask of item `i` alone, as labels (the ignore value read as 255) and

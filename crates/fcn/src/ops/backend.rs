@@ -3,13 +3,14 @@
 //! builds the differentiable versions from them.
 
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{ExtensionType, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{DType, TensorData};
+use burn::backend::{ExtensionType, Flex, backend_extension};
+use burn::tensor::TensorData;
 use burn_flex::FlexTensor;
 
-use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
 use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
+
+use super::flex::{Dense, flex1, flex4, int_values};
 
 /// An optional tensor (a bias, a residual, a gradient that may not exist), as the
 /// extension macro carries it across the dispatch boundary (it maps tensors inside
@@ -167,69 +168,6 @@ pub trait TconvBackend: burn::backend::Backend {
         relu: bool,
         params: Conv2dParams,
     ) -> FloatTensor<Self>;
-}
-
-/// A flex tensor as f32 values in row-major order (no copy when it already is).
-struct Dense {
-    tensor: FlexTensor,
-    dims: Vec<usize>,
-}
-
-impl Dense {
-    fn new(t: FlexTensor) -> Self {
-        let t = if t.dtype() == DType::F32 {
-            t
-        } else {
-            FlexTensor::from_data(t.into_data().convert::<f32>())
-        };
-        let dims = t.shape().to_vec();
-        let tensor = if t.is_contiguous() {
-            t
-        } else {
-            t.to_contiguous()
-        };
-        Self { tensor, dims }
-    }
-
-    fn slice(&self) -> &[f32] {
-        self.tensor
-            .as_slice::<f32>()
-            .expect("a contiguous f32 tensor has a slice")
-    }
-
-    fn dim4(&self) -> (usize, usize, usize, usize) {
-        match self.dims[..] {
-            [n, c, h, w] => (n, c, h, w),
-            _ => panic!("a convolution takes 4-D tensors, got shape {:?}", self.dims),
-        }
-    }
-
-    fn view4(&self) -> ArrayView4<'_, f32> {
-        ArrayView4::from_shape(self.dim4(), self.slice()).expect("the shape matches the values")
-    }
-
-    fn view1(&self) -> ArrayView1<'_, f32> {
-        ArrayView1::from(self.slice())
-    }
-}
-
-/// An integer tensor's values as `i64`, row-major.
-fn int_values(t: FlexTensor) -> Vec<i64> {
-    t.into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .expect("an integer tensor converts to i64 values")
-}
-
-fn flex4(a: Array4<f32>) -> FlexTensor {
-    let shape = a.shape().to_vec();
-    let (values, _) = a.into_raw_vec_and_offset();
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-fn flex1(a: Array1<f32>) -> FlexTensor {
-    let n = a.len();
-    FlexTensor::from_data(TensorData::new(a.to_vec(), [n]))
 }
 
 // How many kernels ran on `tconv` (a diagnostic for benchmarks and tests).

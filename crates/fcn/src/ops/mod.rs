@@ -13,6 +13,7 @@
 
 mod autodiff;
 mod backend;
+mod flex;
 pub mod flops;
 mod resize;
 

@@ -24,7 +24,7 @@ use ndarray::Array2;
 use serde::Deserialize;
 
 use super::colormap::{IGNORE, voc_color};
-use super::{Classes, DataError, Item, Labels, ReadOptions, Split, check_present};
+use super::{Classes, DataError, Item, Labels, ReadOptions, Split};
 use rle::Rle;
 
 #[derive(Deserialize)]
@@ -176,15 +176,8 @@ pub fn open(dir: &Path, split: &str, options: &ReadOptions) -> Result<Split, Dat
             labels: Labels::Coco(annotations.clone(), k),
         })
         .collect();
-    let (items, skipped) = check_present(items, &json, options)?;
     let classes = annotations.classes.clone();
-    Ok(Split::of_annotations(
-        (dir, split),
-        items,
-        classes,
-        skipped,
-        options,
-    ))
+    Split::of_annotations((dir, split), (items, &json), classes, options)
 }
 
 /// A file name's stem (`000000397133.jpg` → `000000397133`).
