@@ -57,8 +57,14 @@ impl Default for SynthConfig {
 #[derive(Clone, Copy)]
 enum Texture {
     Flat,
-    Stripes { freq: f64, angle: f64 },
-    Checker { cell: f64 },
+    /// `dir` is the stripes' normal as (cos, sin), computed once per shape.
+    Stripes {
+        freq: f64,
+        dir: (f64, f64),
+    },
+    Checker {
+        cell: f64,
+    },
     Speckle,
 }
 
@@ -66,7 +72,8 @@ struct Shape {
     class: u8,
     center: (f64, f64),
     radius: f64,
-    angle: f64,
+    /// The rotation's (sin, cos), computed once: they are needed at every pixel.
+    rot: (f64, f64),
     color: [f64; 3],
     texture: Texture,
     contrast: f64,
@@ -76,7 +83,7 @@ impl Shape {
     /// Whether the point `(y, x)` lies inside the shape.
     fn contains(&self, y: f64, x: f64) -> bool {
         let (dy, dx) = (y - self.center.0, x - self.center.1);
-        let (s, c) = self.angle.sin_cos();
+        let (s, c) = self.rot;
         let u = (c * dx + s * dy) / self.radius;
         let v = (-s * dx + c * dy) / self.radius;
         let rho = (u * u + v * v).sqrt();
@@ -107,7 +114,10 @@ fn random_texture(rng: &mut Rng, scale: f64) -> Texture {
         0 => Texture::Flat,
         1 => Texture::Stripes {
             freq: rng.range(0.15, 0.6) / scale.max(1.0) * 8.0,
-            angle: rng.range(0.0, PI),
+            dir: {
+                let (sin, cos) = rng.range(0.0, PI).sin_cos();
+                (cos, sin)
+            },
         },
         2 => Texture::Checker {
             cell: rng.range(3.0, 9.0) * scale.max(1.0) / 8.0,
@@ -120,7 +130,7 @@ fn random_texture(rng: &mut Rng, scale: f64) -> Texture {
 fn texture_at(t: Texture, y: f64, x: f64, noise: f64) -> f64 {
     match t {
         Texture::Flat => 0.0,
-        Texture::Stripes { freq, angle } => (freq * (x * angle.cos() + y * angle.sin())).sin(),
+        Texture::Stripes { freq, dir } => (freq * (x * dir.0 + y * dir.1)).sin(),
         Texture::Checker { cell } => {
             if ((y / cell).floor() as i64 + (x / cell).floor() as i64) % 2 == 0 {
                 1.0
@@ -147,7 +157,7 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
             class: 0,
             center: (rng.range(0.0, h as f64), rng.range(0.0, w as f64)),
             radius: rng.range(0.03, 0.1) * side,
-            angle: rng.range(0.0, PI),
+            rot: rng.range(0.0, PI).sin_cos(),
             color: random_color(&mut rng),
             texture: random_texture(&mut rng, scale),
             contrast: rng.range(0.05, 0.25),
@@ -162,7 +172,7 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
                 rng.range(0.1, 0.9) * w as f64,
             ),
             radius: rng.range(0.12, 0.3) * side,
-            angle: rng.range(0.0, 2.0 * PI),
+            rot: rng.range(0.0, 2.0 * PI).sin_cos(),
             color: random_color(&mut rng),
             texture: random_texture(&mut rng, scale),
             contrast: rng.range(0.05, 0.3),
@@ -176,7 +186,9 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
             let (fy, fx) = (y as f64, x as f64);
             let speckle = rng.range(-1.0, 1.0);
             let t = texture_at(bg_texture, fy, fx, speckle) * 0.12;
-            let mut rgb: [f64; 3] = std::array::from_fn(|c| bg[c] + wave(&waves, c, fy, fx) + t);
+            let [w0, w1] = waves.map(|w| w.at(fy, fx));
+            let mut rgb: [f64; 3] =
+                std::array::from_fn(|c| bg[c] + (waves[0].amp[c] * w0 + waves[1].amp[c] * w1) + t);
             for (s, thin) in clutter.iter().zip(&clutter_kind) {
                 if s.clutter_covers(*thin, fy, fx, scale) {
                     let tex = texture_at(s.texture, fy, fx, speckle) * s.contrast;
@@ -205,32 +217,41 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
     }
 }
 
-/// Two oriented waves for the background: frequency, direction, phase and
+/// An oriented wave of the background: frequency, direction (cos, sin), phase and
 /// per-channel amplitude.
-fn random_waves(rng: &mut Rng, scale: f64) -> Vec<(f64, f64, f64, [f64; 3])> {
-    (0..2)
-        .map(|_| {
-            let amp = [
-                rng.range(-0.2, 0.2),
-                rng.range(-0.2, 0.2),
-                rng.range(-0.2, 0.2),
-            ];
-            (
-                rng.range(0.02, 0.12) / scale.max(0.5),
-                rng.range(0.0, PI),
-                rng.range(0.0, 2.0 * PI),
-                amp,
-            )
-        })
-        .collect()
+#[derive(Clone, Copy)]
+struct Wave {
+    freq: f64,
+    dir: (f64, f64),
+    phase: f64,
+    amp: [f64; 3],
 }
 
-/// Channel `c` of the background's oriented waves at `(fy, fx)`.
-fn wave(waves: &[(f64, f64, f64, [f64; 3])], c: usize, fy: f64, fx: f64) -> f64 {
-    waves
-        .iter()
-        .map(|(f, a, p, amp)| amp[c] * (f * (fx * a.cos() + fy * a.sin()) + p).sin())
-        .sum()
+impl Wave {
+    /// The wave's value before its amplitude at `(fy, fx)`: one sine for all channels.
+    fn at(&self, fy: f64, fx: f64) -> f64 {
+        (self.freq * (fx * self.dir.0 + fy * self.dir.1) + self.phase).sin()
+    }
+}
+
+/// Two oriented waves for the background.
+fn random_waves(rng: &mut Rng, scale: f64) -> [Wave; 2] {
+    std::array::from_fn(|_| {
+        let amp = [
+            rng.range(-0.2, 0.2),
+            rng.range(-0.2, 0.2),
+            rng.range(-0.2, 0.2),
+        ];
+        let freq = rng.range(0.02, 0.12) / scale.max(0.5);
+        let (sin, cos) = rng.range(0.0, PI).sin_cos();
+        let phase = rng.range(0.0, 2.0 * PI);
+        Wave {
+            freq,
+            dir: (cos, sin),
+            phase,
+            amp,
+        }
+    })
 }
 
 impl Shape {
@@ -241,7 +262,7 @@ impl Shape {
         if !thin {
             return (dy * dy + dx * dx).sqrt() <= self.radius;
         }
-        let (sn, cs) = self.angle.sin_cos();
+        let (sn, cs) = self.rot;
         let along = (cs * dx + sn * dy).abs();
         let across = (-sn * dx + cs * dy).abs();
         along <= self.radius * 4.0 && across <= 1.0 + scale * 0.5
@@ -249,25 +270,29 @@ impl Shape {
 }
 
 /// Marks with [`IGNORE`] every pixel within `r` pixels (in x and y) of a different label.
+/// A window holds a label other than its centre's exactly when its minimum and
+/// maximum differ, and both are separable filters: a row pass, then a column pass.
 fn void_borders(labels: &Array2<u8>, r: usize) -> Array2<u8> {
+    let (lo, hi) = (
+        window_extreme(labels, r, u8::min),
+        window_extreme(labels, r, u8::max),
+    );
+    Array2::from_shape_fn(labels.dim(), |p| {
+        if lo[p] == hi[p] { labels[p] } else { IGNORE }
+    })
+}
+
+/// `pick` (min or max) over the `(2r+1)²` window around each pixel, cut at the edges.
+fn window_extreme(labels: &Array2<u8>, r: usize, pick: fn(u8, u8) -> u8) -> Array2<u8> {
     let (h, w) = labels.dim();
-    let mut out = labels.clone();
-    for y in 0..h {
-        for x in 0..w {
-            let l = labels[[y, x]];
-            let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            'window: for yy in y0..y1 {
-                for xx in x0..x1 {
-                    if labels[[yy, xx]] != l {
-                        out[[y, x]] = IGNORE;
-                        break 'window;
-                    }
-                }
-            }
-        }
-    }
-    out
+    let rows = Array2::from_shape_fn((h, w), |(y, x)| {
+        let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+        (x0 + 1..x1).fold(labels[[y, x0]], |m, xx| pick(m, labels[[y, xx]]))
+    });
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        (y0 + 1..y1).fold(rows[[y0, x]], |m, yy| pick(m, rows[[yy, x]]))
+    })
 }
 
 /// Writes the dataset to `out/VOC2012/` (JPEG images, palette PNG masks, split files,
