@@ -22,6 +22,9 @@ SHAPES = [
     ("convT_small", (1, 20, 6, 6), 10, 5, "T", 3, 2),
     ("conv3x3_80x120", (1, 64, 80, 120), 64, 3, "C", 1, 1),
     ("conv3x3_b8_56", (8, 64, 56, 56), 64, 3, "C", 1, 1),
+    # fcn times these as inference runs them (Winograd allowed); PyTorch's is the same call.
+    ("conv3x3_80x120_infer", (1, 64, 80, 120), 64, 3, "C", 1, 1),
+    ("conv3x3_b8_56_infer", (8, 64, 56, 56), 64, 3, "C", 1, 1),
     ("conv7x7_stem", (1, 3, 320, 480), 64, 7, "C", 2, 3),
     ("conv3x3_dil2_65", (1, 256, 65, 65), 256, 3, "D2", 1, 2),
 ]

@@ -38,16 +38,22 @@ struct KernelCase {
     padding: usize,
     dilation: usize,
     transposed: bool,
+    /// Timed as inference runs it (BatchNorm folded in, Winograd allowed), not as
+    /// training's forward pass does.
+    inference: bool,
 }
 
-/// The shapes of `crates/tconv/benches/shapes.rs` and `scripts/bench_pytorch.py`.
-const KERNELS: [KernelCase; 8] = [
+/// The shapes of `crates/tconv/benches/shapes.rs` and `scripts/bench_pytorch.py`
+/// (the `_infer` cases are PyTorch's plain convolution there).
+const KERNELS: [KernelCase; 10] = [
     KernelCase::t("convT_fcn_head", [1, 21, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_fcn_head_b4_512", [4, 512, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_decoder", [8, 256, 32, 32], 128, 4, 2, 1),
     KernelCase::t("convT_small", [1, 20, 6, 6], 10, 5, 3, 2),
     KernelCase::c("conv3x3_80x120", [1, 64, 80, 120], 64, 3, 1, 1),
     KernelCase::c("conv3x3_b8_56", [8, 64, 56, 56], 64, 3, 1, 1),
+    KernelCase::c("conv3x3_80x120_infer", [1, 64, 80, 120], 64, 3, 1, 1).for_inference(),
+    KernelCase::c("conv3x3_b8_56_infer", [8, 64, 56, 56], 64, 3, 1, 1).for_inference(),
     KernelCase::c("conv7x7_stem", [1, 3, 320, 480], 64, 7, 2, 3),
     // fcn_resnet50's layer3 at 520×520: 65×65 at output stride 8, dilation 2.
     KernelCase::c("conv3x3_dil2_65", [1, 256, 65, 65], 256, 3, 1, 2).dilated(2),
@@ -71,11 +77,19 @@ impl KernelCase {
             padding,
             dilation: 1,
             transposed: true,
+            inference: false,
         }
     }
 
     const fn dilated(self, dilation: usize) -> Self {
         Self { dilation, ..self }
+    }
+
+    const fn for_inference(self) -> Self {
+        Self {
+            inference: true,
+            ..self
+        }
     }
 
     const fn c(
@@ -179,7 +193,20 @@ fn kernel_row(case: &KernelCase, (seconds, base_s): (f64, f64), device: &Device)
             ))
             .with_bias(false)
             .init(device);
-        let run = || drop(ops::conv2d(&conv, x.clone(), Kernels::Tconv));
+        let identity = (
+            Tensor::<1>::ones([case.out_channels], device),
+            Tensor::<1>::zeros([case.out_channels], device),
+        );
+        let run = || match case.inference {
+            true => drop(ops::conv2d_affine(
+                &conv,
+                x.clone(),
+                identity.clone(),
+                None,
+                false,
+            )),
+            false => drop(ops::conv2d(&conv, x.clone(), Kernels::Tconv)),
+        };
         let ((), flops) = counting(run);
         let ours = median_ms(seconds, run);
         let base = median_ms(base_s, || drop(conv.forward(x.clone())));

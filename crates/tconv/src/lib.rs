@@ -46,6 +46,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 
 pub use bilinear::bilinear_kernel;
 pub use error::ConvError;
+pub use fast::{Conv3x3Path, conv3x3_path, set_conv3x3_path};
 pub use shape::{conv_transpose2d_output_size, conv2d_output_size};
 
 /// Parameters of a 2-D convolution, as `torch.nn.functional.conv2d` takes them.
@@ -110,8 +111,32 @@ pub fn conv2d(
     bias: Option<ArrayView1<f32>>,
     p: &Conv2dParams,
 ) -> Result<Array4<f32>, ConvError> {
+    forward(input, weight, bias, p, false)
+}
+
+/// [`conv2d`] for inference: free to compute 3×3 convolutions of stride 1 by
+/// Winograd's F(4×4, 3×3) where that is faster (many channels and a large enough
+/// map), which rounds to about 1e-5 of the output's scale instead of the direct
+/// sum's 1e-7. Training keeps [`conv2d`]: batch statistics amplify that rounding.
+/// `FCN_CONV3X3` (or [`set_conv3x3_path`]) forces a way for both.
+pub fn conv2d_for_inference(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+) -> Result<Array4<f32>, ConvError> {
+    forward(input, weight, bias, p, true)
+}
+
+fn forward(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+    inference: bool,
+) -> Result<Array4<f32>, ConvError> {
     let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
-    Ok(fast::conv2d(&geo, input, weight, bias))
+    Ok(fast::conv2d(&geo, input, weight, bias, inference))
 }
 
 /// 2-D transposed convolution: every input element times the kernel, added into the

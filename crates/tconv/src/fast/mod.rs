@@ -7,6 +7,9 @@ mod gemm;
 mod lowered;
 mod lowering;
 mod subpixel;
+mod winograd;
+
+pub use winograd::{Conv3x3Path, conv3x3_path, set_conv3x3_path};
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis};
 use rayon::prelude::*;
@@ -75,14 +78,21 @@ fn col_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
     (geo.batch, geo.col[0], geo.col[1], geo.col[2])
 }
 
+/// A convolution's forward pass; `inference` lets the automatic choice take
+/// Winograd (see [`winograd::plan`]).
 pub(crate) fn conv2d(
     geo: &Geometry,
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
+    inference: bool,
 ) -> Array4<f32> {
     let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-    correlate(geo, &contiguous(&input), &contiguous(&weight), &mut out);
+    let (img, weight) = (contiguous(&input), contiguous(&weight));
+    match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, inference)) {
+        Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
+        None => correlate(geo, &img, &weight, &mut out),
+    }
     let mut out = into_array(col_dim(geo), out);
     add_bias(&mut out, bias);
     out
@@ -163,12 +173,12 @@ pub(crate) fn conv2d_input_grad(
     grad_output: ArrayView4<f32>,
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
-    scatter(
-        geo,
-        &contiguous(&grad_output),
-        &contiguous(&weight),
-        &mut gx,
-    );
+    let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
+    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|w| winograd::plan(w, false)) {
+        winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
+    } else {
+        scatter(geo, &gy, &weight, &mut gx);
+    }
     into_array(img_dim(geo), gx)
 }
 

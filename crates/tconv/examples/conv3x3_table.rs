@@ -1,0 +1,97 @@
+//! Times 3×3 convolutions of stride 1 (forward and input gradient) by Winograd and
+//! by im2col + gemm on the shapes of ResNet's stages, one line per shape with the
+//! speed-up; the table behind the automatic choice.
+//!
+//! Run: `cargo run --release -p tconv --example conv3x3_table [-- --threads N]`
+
+use std::time::Instant;
+
+use ndarray::Array4;
+use tconv::{Conv2dParams, Conv3x3Path, conv2d, conv2d_backward, set_conv3x3_path};
+
+fn median_ms(mut run: impl FnMut()) -> f64 {
+    run();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 5 || (times.len() < 30 && start.elapsed().as_secs_f64() < 1.5) {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn random(dim: (usize, usize, usize, usize), seed: u32) -> Array4<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    Array4::from_shape_fn(dim, |_| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state as f32 / u32::MAX as f32 - 0.5
+    })
+}
+
+/// (forward, input gradient) milliseconds on `path`.
+fn time(path: Conv3x3Path, x: &Array4<f32>, w: &Array4<f32>, gy: &Array4<f32>) -> (f64, f64) {
+    set_conv3x3_path(path);
+    let p = Conv2dParams {
+        padding: [1, 1],
+        ..Default::default()
+    };
+    let fwd = median_ms(|| {
+        std::hint::black_box(conv2d(x.view(), w.view(), None, &p).unwrap());
+    });
+    // The backward pass computes both gradients; only the input's path changes.
+    let bwd = median_ms(|| {
+        std::hint::black_box(conv2d_backward(x.view(), w.view(), gy.view(), false, &p).unwrap());
+    });
+    (fwd, bwd)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--threads") {
+        let n = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(2);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .unwrap();
+    }
+    println!(
+        "{:<22} {:>9} {:>9} {:>6} {:>9} {:>6} {:>9} {:>9} {:>6}",
+        "shape (N,C,H,W)→M", "fwd gemm", "fwd F4", "×", "fwd F2", "×", "bwd gemm", "bwd F4", "×"
+    );
+    let shapes = [
+        (1, 8, 64, 96, 8),
+        (8, 8, 64, 96, 8),
+        (8, 16, 32, 48, 16),
+        (8, 32, 16, 24, 32),
+        (8, 64, 8, 12, 64),
+        (1, 16, 80, 120, 16),
+        (1, 32, 40, 60, 32),
+        (1, 64, 80, 120, 64),
+        (8, 64, 56, 56, 64),
+        (1, 128, 40, 60, 128),
+        (1, 256, 20, 30, 256),
+        (1, 512, 10, 15, 512),
+        (8, 128, 40, 60, 128),
+        (8, 256, 20, 30, 256),
+        (8, 512, 10, 15, 512),
+    ];
+    for (n, c, h, w, m) in shapes {
+        let x = random((n, c, h, w), 1);
+        let wt = random((m, c, 3, 3), 2);
+        let gy = random((n, m, h, w), 3);
+        let (fg, bg) = time(Conv3x3Path::Gemm, &x, &wt, &gy);
+        let (fw, bw) = time(Conv3x3Path::F4, &x, &wt, &gy);
+        let (f2, _) = time(Conv3x3Path::F2, &x, &wt, &gy);
+        println!(
+            "{:<22} {fg:>9.3} {fw:>9.3} {:>6.2} {f2:>9.3} {:>6.2} {bg:>9.3} {bw:>9.3} {:>6.2}",
+            format!("({n},{c},{h},{w})→{m}"),
+            fg / fw,
+            fg / f2,
+            bg / bw
+        );
+    }
+}

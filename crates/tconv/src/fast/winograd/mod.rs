@@ -1,0 +1,323 @@
+//! Winograd's F(4×4, 3×3) for 3×3 convolutions of stride 1, dilation 1 and one
+//! group: each 4×4 block of outputs (a tile) is computed from the 6×6 input patch
+//! under it with 36 multiplications per channel pair instead of 144.
+//!
+//! Threads take pieces of `lanes` tiles. A piece transforms its input patches
+//! (`V = Bᵀ·d·B`, 36 planes of `channels × lanes`), multiplies each of the 36
+//! planes by the transformed filters (`U = G·g·Gᵀ`, `out_channels × channels`) in
+//! one matrix product, and transforms the 36 products back (`Y = Aᵀ·M·A`) into its
+//! tiles of the output. Every transform runs on all the piece's tiles at once
+//! ([`transform::lanes`]), so it vectorises.
+
+mod tiles;
+mod transform;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rayon::prelude::*;
+
+use super::gemm::{Mat, Parallelism, matmul};
+use super::lowered::SharedOut;
+use crate::kernels::simd;
+use crate::shape::Geometry;
+use tiles::{TileRange, gather, scatter};
+pub use transform::Tile;
+
+/// One convolution: `[batch, channels, height, width]` images and
+/// `[out_channels, channels, 3, 3]` filters to `[batch, out_channels, height +
+/// 2·pad − 2, width + 2·pad − 2]` outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Conv3x3 {
+    pub batch: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_channels: usize,
+    pub pad: [usize; 2],
+    pub tile: Tile,
+}
+
+impl Conv3x3 {
+    /// The forward pass of `geo`, when Winograd can compute it.
+    pub fn forward(geo: &Geometry) -> Option<Self> {
+        let fits = !geo.transposed
+            && geo.kernel == [3, 3]
+            && geo.stride == [1, 1]
+            && geo.dilation == [1, 1]
+            && geo.groups == 1
+            && geo.padding[0] <= 2
+            && geo.padding[1] <= 2;
+        fits.then_some(Self {
+            batch: geo.batch,
+            channels: geo.img[0],
+            height: geo.img[1],
+            width: geo.img[2],
+            out_channels: geo.col[0],
+            pad: geo.padding,
+            tile: Tile::F4,
+        })
+    }
+
+    /// The convolution giving `geo`'s input gradient from its output gradient: the
+    /// same 3×3 filters flipped and with the channels swapped, padding `2 − pad`.
+    pub fn input_grad(geo: &Geometry) -> Option<Self> {
+        let fwd = Self::forward(geo)?;
+        Some(Self {
+            batch: fwd.batch,
+            channels: fwd.out_channels,
+            height: geo.col[1],
+            width: geo.col[2],
+            out_channels: fwd.channels,
+            pad: [2 - fwd.pad[0], 2 - fwd.pad[1]],
+            tile: Tile::F4,
+        })
+    }
+
+    pub fn out_size(&self) -> [usize; 2] {
+        [
+            self.height + 2 * self.pad[0] - 2,
+            self.width + 2 * self.pad[1] - 2,
+        ]
+    }
+
+    /// Tiles down and across one image.
+    fn tile_grid(&self) -> [usize; 2] {
+        self.out_size().map(|s| s.div_ceil(self.tile.out_side()))
+    }
+
+    fn tiles(&self) -> usize {
+        let [ty, tx] = self.tile_grid();
+        self.batch * ty * tx
+    }
+}
+
+/// How 3×3 convolutions of stride 1 are computed: the measured choice, or one way
+/// forced (to time or test each). `FCN_CONV3X3=auto|f4|f2|gemm` sets the start value
+/// (`winograd` is `f4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conv3x3Path {
+    /// Winograd for inference where it is faster ([`crate::conv2d_for_inference`]),
+    /// im2col + gemm elsewhere.
+    Auto,
+    /// F(4×4, 3×3) for every convolution it can compute.
+    F4,
+    /// F(2×2, 3×3) for every convolution it can compute.
+    F2,
+    /// im2col + gemm always.
+    Gemm,
+}
+
+const PATHS: [Conv3x3Path; 4] = [
+    Conv3x3Path::Auto,
+    Conv3x3Path::F4,
+    Conv3x3Path::F2,
+    Conv3x3Path::Gemm,
+];
+
+static PATH: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// Sets the path for the whole process.
+pub fn set_conv3x3_path(path: Conv3x3Path) {
+    PATH.store(path as u8, Ordering::Relaxed);
+}
+
+/// The path in use (`FCN_CONV3X3`'s choice until [`set_conv3x3_path`]).
+pub fn conv3x3_path() -> Conv3x3Path {
+    let code = PATH.load(Ordering::Relaxed);
+    if let Some(path) = PATHS.get(code as usize) {
+        return *path;
+    }
+    let path = match std::env::var("FCN_CONV3X3").as_deref() {
+        Ok("f4" | "winograd") => Conv3x3Path::F4,
+        Ok("f2") => Conv3x3Path::F2,
+        Ok("gemm") => Conv3x3Path::Gemm,
+        _ => Conv3x3Path::Auto,
+    };
+    set_conv3x3_path(path);
+    path
+}
+
+/// `p` with the tile the path in use computes it by, or `None` for im2col + gemm.
+///
+/// The automatic choice takes Winograd for inference only. Its rounding error, about
+/// 1e-5 of the output's scale for F(4×4, 3×3), is harmless to a forward pass but
+/// not to training with batch statistics, whose normalisation amplifies it: on the
+/// FCN-8s golden's training step (ResNet-18, random weights) the stem's gradient
+/// moved by up to 2.9e-3 (1.6e-3 with F(2×2, 3×3)), where im2col + gemm stays
+/// within 2e-6 of PyTorch's float64 result.
+pub(crate) fn plan(p: Conv3x3, inference: bool) -> Option<Conv3x3> {
+    let tile = match conv3x3_path() {
+        Conv3x3Path::Auto if !inference => return None,
+        Conv3x3Path::Auto => pays(&p)?,
+        Conv3x3Path::F4 => Tile::F4,
+        Conv3x3Path::F2 => Tile::F2,
+        Conv3x3Path::Gemm => return None,
+    };
+    Some(Conv3x3 { tile, ..p })
+}
+
+/// Which tile beats im2col + gemm, if one does: from `cargo run --release -p tconv
+/// --example conv3x3_table` on a 2-core AMD EPYC (README). F(4×4, 3×3) with 64
+/// channels or more both ways and at least 128 of its tiles (ResNet-18's layer1 and
+/// layer2 at 320×480, layer3 in batches); else F(2×2, 3×3), whose filters transform
+/// into 16 planes instead of 36, with 128 channels or more and at least 128 of its
+/// tiles (layer3 of one image, layer4 in batches). Fewer channels leave the
+/// transforms a larger share than the products save; fewer tiles leave too few
+/// columns to amortise the transformed filters.
+fn pays(p: &Conv3x3) -> Option<Tile> {
+    let tiles = |tile| Conv3x3 { tile, ..*p }.tiles();
+    let wide = |c: usize| p.channels >= c && p.out_channels >= c;
+    if wide(64) && tiles(Tile::F4) >= 128 {
+        Some(Tile::F4)
+    } else if wide(128) && tiles(Tile::F2) >= 128 {
+        Some(Tile::F2)
+    } else {
+        None
+    }
+}
+
+/// `out = conv(img, filters of weight)` for `p` (dense NCHW arrays; no bias).
+pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, out: &mut [f32]) {
+    let [oh, ow] = p.out_size();
+    assert_eq!(img.len(), p.batch * p.channels * p.height * p.width);
+    assert_eq!(weight.len(), p.out_channels * p.channels * 9);
+    assert_eq!(out.len(), p.batch * p.out_channels * oh * ow);
+    let u = transform_filters(p, weight, filters);
+    let n = lanes_per_piece(p);
+    let tile_pieces = p.tiles().div_ceil(n);
+    let block = out_block(p, tile_pieces);
+    let out_pieces = p.out_channels.div_ceil(block);
+    let dst = SharedOut(out.as_mut_ptr());
+    (0..tile_pieces * out_pieces).into_par_iter().for_each_init(
+        || Scratch::new(p, n, block),
+        |s, piece| {
+            let (tp, op) = (piece / out_pieces, piece % out_pieces);
+            let first = tp * n;
+            let tiles = TileRange::new(p, first, (first + n).min(p.tiles()));
+            let outs = op * block..((op + 1) * block).min(p.out_channels);
+            simd::wide(|| {
+                // A thread's consecutive pieces often share their tiles.
+                if s.transformed != Some(tp) {
+                    transform_inputs(p, img, &tiles, s);
+                    s.transformed = Some(tp);
+                }
+                multiply_and_write(p, &u, &tiles, outs, s, dst)
+            });
+        },
+    );
+}
+
+/// Output channels per piece: all of them, unless there are too few tiles to give
+/// every thread work; then blocks of at least 16 channels.
+fn out_block(p: &Conv3x3, tile_pieces: usize) -> usize {
+    let wanted = 4 * rayon::current_num_threads();
+    let blocks = wanted.div_ceil(tile_pieces.max(1));
+    p.out_channels.div_ceil(blocks).max(16).min(p.out_channels)
+}
+
+/// Tiles per piece: a multiple of 16 (one AVX-512 vector) that keeps a piece's
+/// transformed inputs and products near 2 MiB, with enough pieces for every thread.
+fn lanes_per_piece(p: &Conv3x3) -> usize {
+    let per_lane = p.tile.planes() * (p.channels + p.out_channels);
+    let by_size = ((1usize << 19) / per_lane.max(1)).clamp(16, 256);
+    let wanted = 4 * rayon::current_num_threads();
+    let by_threads = p.tiles().div_ceil(wanted).next_multiple_of(16);
+    by_size.min(by_threads).max(16) / 16 * 16
+}
+
+/// Where filter `(m, c)` of a convolution lies in the weight it is taken from: the
+/// weight as it is, or flipped with its channels swapped (the input gradient's).
+#[derive(Clone, Copy)]
+pub(crate) enum Filters {
+    AsIs,
+    Flipped,
+}
+
+/// `U[m][q][c]` with `q = 6ν + ξ`: filter `(m, c)` of `p` transformed,
+/// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels.
+fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> {
+    let (m, c) = (p.out_channels, p.channels);
+    let planes = p.tile.planes();
+    let mut u = vec![0.0; m * planes * c];
+    u.par_chunks_mut(planes * c).enumerate().for_each_init(
+        || vec![0.0; (9 + 3 * p.tile.in_side()) * c],
+        |buf, (o, out)| {
+            simd::wide(|| {
+                let (taps, half) = buf.split_at_mut(9 * c);
+                for ch in 0..c {
+                    for k in 0..9 {
+                        taps[k * c + ch] = match filters {
+                            Filters::AsIs => weight[(o * c + ch) * 9 + k],
+                            Filters::Flipped => weight[(ch * m + o) * 9 + 8 - k],
+                        };
+                    }
+                }
+                p.tile.filter(taps, half, out, c)
+            })
+        },
+    );
+    u
+}
+
+/// A thread's buffers, reused across its pieces.
+struct Scratch {
+    patch: Vec<f32>,
+    half: Vec<f32>,
+    v: Vec<f32>,
+    prod: Vec<f32>,
+    y: Vec<f32>,
+    /// The block of tiles whose transformed inputs `v` holds.
+    transformed: Option<usize>,
+}
+
+impl Scratch {
+    fn new(p: &Conv3x3, n: usize, out_block: usize) -> Self {
+        let planes = p.tile.planes();
+        Self {
+            patch: vec![0.0; planes * n],
+            half: vec![0.0; planes * n],
+            v: vec![0.0; p.channels * planes * n],
+            prod: vec![0.0; out_block * planes * n],
+            y: vec![0.0; p.tile.out_side().pow(2) * n],
+            transformed: None,
+        }
+    }
+}
+
+/// `s.v[c][6ν + ξ]`: every channel's patches of `tiles`, transformed.
+#[inline(always)]
+fn transform_inputs(p: &Conv3x3, img: &[f32], tiles: &TileRange, s: &mut Scratch) {
+    let (n, planes) = (tiles.len, p.tile.planes());
+    for c in 0..p.channels {
+        gather(p, img, c, tiles, &mut s.patch[..planes * n]);
+        let v = &mut s.v[c * planes * n..][..planes * n];
+        p.tile.input(&s.patch, &mut s.half, v, n);
+    }
+}
+
+/// The 36 products for output channels `outs`, transformed back into the output.
+#[inline(always)]
+fn multiply_and_write(
+    p: &Conv3x3,
+    u: &[f32],
+    tiles: &TileRange,
+    outs: std::ops::Range<usize>,
+    s: &mut Scratch,
+    out: SharedOut,
+) {
+    let (n, c, m, planes) = (tiles.len, p.channels, outs.len(), p.tile.planes());
+    for q in 0..planes {
+        let a = Mat::strided(&u[(outs.start * planes + q) * c..], m, c, planes * c);
+        let b = Mat::strided(&s.v[q * n..], c, n, planes * n);
+        let dst = &mut s.prod[q * n..];
+        matmul(dst, planes * n, a, b, false, Parallelism::None);
+    }
+    for (k, o) in outs.enumerate() {
+        let prod = &s.prod[k * planes * n..][..planes * n];
+        p.tile.output(prod, &mut s.half, &mut s.y, n);
+        scatter(p, o, &s.y, tiles, out);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+use super::*;
+use crate::{Conv2dParams, reference};
+use ndarray::Array4;
+use proptest::prelude::*;
+
+fn ramp(dim: (usize, usize, usize, usize), k: f32) -> Array4<f32> {
+    let mut i = 0.0f32;
+    Array4::from_shape_fn(dim, |_| {
+        i += 1.0;
+        (i * k).sin()
+    })
+}
+
+fn geometry(x: (usize, usize, usize, usize), m: usize, pad: usize) -> Geometry {
+    let p = Conv2dParams {
+        padding: [pad, pad],
+        ..Conv2dParams::default()
+    };
+    Geometry::conv2d(x, (m, x.1, 3, 3), None, &p).unwrap()
+}
+
+/// Winograd's output by `tile` and the reference's.
+fn forward_both(
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    pad: usize,
+    tile: Tile,
+) -> (Array4<f32>, Array4<f32>) {
+    let p = Conv2dParams {
+        padding: [pad, pad],
+        ..Conv2dParams::default()
+    };
+    let want = reference::conv2d(x.view(), w.view(), None, &p).unwrap();
+    let geo = geometry(x.dim(), w.dim().0, pad);
+    let conv = Conv3x3 {
+        tile,
+        ..Conv3x3::forward(&geo).unwrap()
+    };
+    let mut got = vec![0.0; want.len()];
+    super::conv(
+        &conv,
+        x.as_slice().unwrap(),
+        w.as_slice().unwrap(),
+        Filters::AsIs,
+        &mut got,
+    );
+    (Array4::from_shape_vec(want.dim(), got).unwrap(), want)
+}
+
+fn assert_close(got: &Array4<f32>, want: &Array4<f32>, what: &str) {
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * scale * 10.0,
+            "{what}: element {i}: {a} vs {b} (scale {scale})"
+        );
+    }
+}
+
+/// Edges that cut tiles (sizes not multiples of 4), every padding it takes, one
+/// image and several, more tiles than one piece holds, pieces spanning two images,
+/// and so few tiles that the output channels are split into blocks.
+#[test]
+fn forward_matches_reference() {
+    let cases = [
+        ((1, 1, 3, 3), 1, 0),
+        ((1, 2, 6, 6), 3, 1),
+        ((2, 3, 7, 10), 4, 1),
+        ((1, 5, 9, 5), 2, 2),
+        ((3, 8, 17, 23), 6, 1),
+        ((1, 16, 40, 44), 16, 1),
+        ((1, 4, 6, 6), 40, 1),
+    ];
+    for ((x, m, pad), tile) in cases
+        .into_iter()
+        .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
+    {
+        let input = ramp(x, 0.37);
+        let weight = ramp((m, x.1, 3, 3), 0.61);
+        let (got, want) = forward_both(&input, &weight, pad, tile);
+        let what = format!("{tile:?}: input {x:?}, {m} filters, pad {pad}");
+        assert_close(&got, &want, &what);
+    }
+}
+
+/// The input gradient as a Winograd convolution of the output gradient equals the
+/// reference's backward pass.
+#[test]
+fn input_grad_matches_reference() {
+    let cases = [
+        ((2, 3, 9, 11), 5, 1),
+        ((1, 4, 8, 6), 2, 0),
+        ((1, 2, 5, 7), 3, 2),
+    ];
+    for ((x, m, pad), tile) in cases
+        .into_iter()
+        .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
+    {
+        let p = Conv2dParams {
+            padding: [pad, pad],
+            ..Conv2dParams::default()
+        };
+        let input = ramp(x, 0.29);
+        let weight = ramp((m, x.1, 3, 3), 0.53);
+        let geo = geometry(x, m, pad);
+        let gy = ramp((x.0, m, geo.col[1], geo.col[2]), 0.71);
+        let want = reference::conv2d_backward(input.view(), weight.view(), gy.view(), false, &p)
+            .unwrap()
+            .input;
+        let conv = Conv3x3 {
+            tile,
+            ..Conv3x3::input_grad(&geo).unwrap()
+        };
+        let mut got = vec![0.0; want.len()];
+        let w = weight.as_slice().unwrap();
+        super::conv(&conv, gy.as_slice().unwrap(), w, Filters::Flipped, &mut got);
+        let got = Array4::from_shape_vec(want.dim(), got).unwrap();
+        assert_close(
+            &got,
+            &want,
+            &format!("{tile:?} input gradient, {x:?}, pad {pad}"),
+        );
+    }
+}
+
+#[test]
+fn only_stride_one_undilated_ungrouped_3x3() {
+    let make = |stride: usize, dilation: usize, groups: usize, k: usize| {
+        let p = Conv2dParams {
+            stride: [stride, stride],
+            padding: [1, 1],
+            dilation: [dilation, dilation],
+            groups,
+        };
+        Geometry::conv2d((1, 4, 12, 12), (4, 4 / groups, k, k), None, &p).unwrap()
+    };
+    assert!(Conv3x3::forward(&make(1, 1, 1, 3)).is_some());
+    assert!(Conv3x3::forward(&make(2, 1, 1, 3)).is_none());
+    assert!(Conv3x3::forward(&make(1, 2, 1, 3)).is_none());
+    assert!(Conv3x3::forward(&make(1, 1, 2, 3)).is_none());
+    assert!(Conv3x3::forward(&make(1, 1, 1, 5)).is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Random shapes, paddings and values against the direct-loop reference.
+    #[test]
+    fn forward_matches_reference_on_random_shapes(
+        n in 1usize..3, c in 1usize..7, m in 1usize..7,
+        h in 3usize..19, w in 3usize..19, pad in 0usize..3, seed in 0.1f32..1.0,
+    ) {
+        let input = ramp((n, c, h, w), seed);
+        let weight = ramp((m, c, 3, 3), seed * 1.7 + 0.05);
+        for tile in [Tile::F4, Tile::F2] {
+            let (got, want) = forward_both(&input, &weight, pad, tile);
+            assert_close(&got, &want, &format!("{tile:?}, random shape"));
+        }
+    }
+}
+
+/// Many channels (long sums, several pieces and output blocks): the error stays
+/// within a small multiple of the im2col path's.
+#[test]
+fn many_channels_stay_accurate() {
+    let cases = [
+        ((2, 64, 20, 30), 64),
+        ((1, 128, 10, 15), 96),
+        ((3, 72, 9, 13), 80),
+    ];
+    for ((x, m), tile) in cases
+        .into_iter()
+        .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
+    {
+        let input = ramp(x, 0.113);
+        let weight = ramp((m, x.1, 3, 3), 0.071).mapv(|v| v * 0.05);
+        let (got, want) = forward_both(&input, &weight, 1, tile);
+        let scale = want.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f32, |a, (p, q)| a.max((p - q).abs()));
+        eprintln!("{tile:?} {x:?}→{m}: max err {err:e}, max |want| {scale}");
+        assert!(
+            err <= 1e-5 * scale.max(1.0),
+            "{tile:?} {x:?}→{m}: {err} (scale {scale})"
+        );
+    }
+}
