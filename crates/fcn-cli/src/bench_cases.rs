@@ -45,7 +45,7 @@ struct KernelCase {
 
 /// The shapes of `crates/tconv/benches/shapes.rs` and `scripts/bench_pytorch.py`
 /// (the `_infer` cases are PyTorch's plain convolution there).
-const KERNELS: [KernelCase; 10] = [
+const KERNELS: [KernelCase; 11] = [
     KernelCase::t("convT_fcn_head", [1, 21, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_fcn_head_b4_512", [4, 512, 10, 15], 21, 64, 32, 16),
     KernelCase::t("convT_decoder", [8, 256, 32, 32], 128, 4, 2, 1),
@@ -57,6 +57,9 @@ const KERNELS: [KernelCase; 10] = [
     KernelCase::c("conv7x7_stem", [1, 3, 320, 480], 64, 7, 2, 3),
     // fcn_resnet50's layer3 at 520×520: 65×65 at output stride 8, dilation 2.
     KernelCase::c("conv3x3_dil2_65", [1, 256, 65, 65], 256, 3, 1, 2).dilated(2),
+    KernelCase::c("conv3x3_dil2_65_infer", [1, 256, 65, 65], 256, 3, 1, 2)
+        .dilated(2)
+        .for_inference(),
 ];
 
 impl KernelCase {

@@ -24,8 +24,13 @@ use tiles::{TileRange, gather, scatter};
 pub use transform::Tile;
 
 /// One convolution: `[batch, channels, height, width]` images and
-/// `[out_channels, channels, 3, 3]` filters to `[batch, out_channels, height +
-/// 2·pad − 2, width + 2·pad − 2]` outputs.
+/// `[out_channels, channels, 3, 3]` filters, dilated by `dilation`, to `[batch,
+/// out_channels, height + 2·pad − 2·dilation, width + 2·pad − 2·dilation]` outputs.
+///
+/// A dilated convolution is `dilation²` undilated ones: the outputs whose row and
+/// column leave remainders `(ry, rx)` modulo the dilation read only inputs with the
+/// same remainders (shifted by the padding), so each such phase is tiled on its own
+/// grid, every step of which is `dilation` pixels apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Conv3x3 {
     pub batch: usize,
@@ -34,19 +39,21 @@ pub(crate) struct Conv3x3 {
     pub width: usize,
     pub out_channels: usize,
     pub pad: [usize; 2],
+    pub dilation: usize,
     pub tile: Tile,
 }
 
 impl Conv3x3 {
     /// The forward pass of `geo`, when Winograd can compute it.
     pub fn forward(geo: &Geometry) -> Option<Self> {
+        let d = geo.dilation[0];
         let fits = !geo.transposed
             && geo.kernel == [3, 3]
             && geo.stride == [1, 1]
-            && geo.dilation == [1, 1]
+            && geo.dilation == [d, d]
             && geo.groups == 1
-            && geo.padding[0] <= 2
-            && geo.padding[1] <= 2;
+            && geo.padding[0] <= 2 * d
+            && geo.padding[1] <= 2 * d;
         fits.then_some(Self {
             batch: geo.batch,
             channels: geo.img[0],
@@ -54,40 +61,47 @@ impl Conv3x3 {
             width: geo.img[2],
             out_channels: geo.col[0],
             pad: geo.padding,
+            dilation: d,
             tile: Tile::F4,
         })
     }
 
     /// The convolution giving `geo`'s input gradient from its output gradient: the
-    /// same 3×3 filters flipped and with the channels swapped, padding `2 − pad`.
+    /// same 3×3 filters flipped and with the channels swapped, padding
+    /// `2·dilation − pad`.
     pub fn input_grad(geo: &Geometry) -> Option<Self> {
         let fwd = Self::forward(geo)?;
+        let d2 = 2 * fwd.dilation;
         Some(Self {
             batch: fwd.batch,
             channels: fwd.out_channels,
             height: geo.col[1],
             width: geo.col[2],
             out_channels: fwd.channels,
-            pad: [2 - fwd.pad[0], 2 - fwd.pad[1]],
-            tile: Tile::F4,
+            pad: [d2 - fwd.pad[0], d2 - fwd.pad[1]],
+            ..fwd
         })
     }
 
     pub fn out_size(&self) -> [usize; 2] {
+        let span = 2 * self.dilation;
         [
-            self.height + 2 * self.pad[0] - 2,
-            self.width + 2 * self.pad[1] - 2,
+            self.height + 2 * self.pad[0] - span,
+            self.width + 2 * self.pad[1] - span,
         ]
     }
 
-    /// Tiles down and across one image.
+    /// Tiles down and across one phase of one image (phases whose last row or
+    /// column falls outside the output write less of their last tiles).
     fn tile_grid(&self) -> [usize; 2] {
-        self.out_size().map(|s| s.div_ceil(self.tile.out_side()))
+        let phase = self.out_size().map(|s| s.div_ceil(self.dilation));
+        phase.map(|s| s.div_ceil(self.tile.out_side()))
     }
 
+    /// Tiles of every phase of every image.
     fn tiles(&self) -> usize {
         let [ty, tx] = self.tile_grid();
-        self.batch * ty * tx
+        self.batch * self.dilation * self.dilation * ty * tx
     }
 }
 

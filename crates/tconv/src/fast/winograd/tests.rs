@@ -11,12 +11,16 @@ fn ramp(dim: (usize, usize, usize, usize), k: f32) -> Array4<f32> {
     })
 }
 
-fn geometry(x: (usize, usize, usize, usize), m: usize, pad: usize) -> Geometry {
-    let p = Conv2dParams {
+fn params(pad: usize, dilation: usize) -> Conv2dParams {
+    Conv2dParams {
         padding: [pad, pad],
+        dilation: [dilation, dilation],
         ..Conv2dParams::default()
-    };
-    Geometry::conv2d(x, (m, x.1, 3, 3), None, &p).unwrap()
+    }
+}
+
+fn geometry(x: (usize, usize, usize, usize), m: usize, p: &Conv2dParams) -> Geometry {
+    Geometry::conv2d(x, (m, x.1, 3, 3), None, p).unwrap()
 }
 
 /// Winograd's output by `tile` and the reference's.
@@ -26,12 +30,17 @@ fn forward_both(
     pad: usize,
     tile: Tile,
 ) -> (Array4<f32>, Array4<f32>) {
-    let p = Conv2dParams {
-        padding: [pad, pad],
-        ..Conv2dParams::default()
-    };
-    let want = reference::conv2d(x.view(), w.view(), None, &p).unwrap();
-    let geo = geometry(x.dim(), w.dim().0, pad);
+    forward_dilated(x, w, &params(pad, 1), tile)
+}
+
+fn forward_dilated(
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    p: &Conv2dParams,
+    tile: Tile,
+) -> (Array4<f32>, Array4<f32>) {
+    let want = reference::conv2d(x.view(), w.view(), None, p).unwrap();
+    let geo = geometry(x.dim(), w.dim().0, p);
     let conv = Conv3x3 {
         tile,
         ..Conv3x3::forward(&geo).unwrap()
@@ -84,25 +93,24 @@ fn forward_matches_reference() {
 }
 
 /// The input gradient as a Winograd convolution of the output gradient equals the
-/// reference's backward pass.
+/// reference's backward pass, dilated or not.
 #[test]
 fn input_grad_matches_reference() {
     let cases = [
-        ((2, 3, 9, 11), 5, 1),
-        ((1, 4, 8, 6), 2, 0),
-        ((1, 2, 5, 7), 3, 2),
+        ((2, 3, 9, 11), 5, 1, 1),
+        ((1, 4, 8, 6), 2, 0, 1),
+        ((1, 2, 5, 7), 3, 2, 1),
+        ((2, 3, 13, 11), 4, 2, 2),
+        ((1, 2, 14, 17), 3, 5, 3),
     ];
-    for ((x, m, pad), tile) in cases
+    for ((x, m, pad, dilation), tile) in cases
         .into_iter()
         .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
     {
-        let p = Conv2dParams {
-            padding: [pad, pad],
-            ..Conv2dParams::default()
-        };
+        let p = params(pad, dilation);
         let input = ramp(x, 0.29);
         let weight = ramp((m, x.1, 3, 3), 0.53);
-        let geo = geometry(x, m, pad);
+        let geo = geometry(x, m, &p);
         let gy = ramp((x.0, m, geo.col[1], geo.col[2]), 0.71);
         let want = reference::conv2d_backward(input.view(), weight.view(), gy.view(), false, &p)
             .unwrap()
@@ -118,13 +126,13 @@ fn input_grad_matches_reference() {
         assert_close(
             &got,
             &want,
-            &format!("{tile:?} input gradient, {x:?}, pad {pad}"),
+            &format!("{tile:?} input gradient, {x:?}, pad {pad}, dilation {dilation}"),
         );
     }
 }
 
 #[test]
-fn only_stride_one_undilated_ungrouped_3x3() {
+fn only_stride_one_ungrouped_3x3() {
     let make = |stride: usize, dilation: usize, groups: usize, k: usize| {
         let p = Conv2dParams {
             stride: [stride, stride],
@@ -136,23 +144,48 @@ fn only_stride_one_undilated_ungrouped_3x3() {
     };
     assert!(Conv3x3::forward(&make(1, 1, 1, 3)).is_some());
     assert!(Conv3x3::forward(&make(2, 1, 1, 3)).is_none());
-    assert!(Conv3x3::forward(&make(1, 2, 1, 3)).is_none());
+    assert!(Conv3x3::forward(&make(1, 2, 1, 3)).is_some());
     assert!(Conv3x3::forward(&make(1, 1, 2, 3)).is_none());
     assert!(Conv3x3::forward(&make(1, 1, 1, 5)).is_none());
 }
 
+/// Dilated convolutions, split into phases: every dilation and padding up to twice
+/// the dilation, sizes that leave phases of unequal length.
+#[test]
+fn dilated_forward_matches_reference() {
+    let cases = [
+        ((1, 3, 13, 11), 4, 2, 2),
+        ((2, 2, 9, 16), 3, 0, 2),
+        ((1, 3, 20, 19), 5, 4, 4),
+        ((1, 2, 17, 12), 2, 3, 3),
+        ((1, 16, 33, 30), 16, 2, 2),
+    ];
+    for ((x, m, pad, dilation), tile) in cases
+        .into_iter()
+        .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
+    {
+        let input = ramp(x, 0.41);
+        let weight = ramp((m, x.1, 3, 3), 0.67);
+        let (got, want) = forward_dilated(&input, &weight, &params(pad, dilation), tile);
+        let what = format!("{tile:?}: {x:?}, {m} filters, pad {pad}, dilation {dilation}");
+        assert_close(&got, &want, &what);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
-    /// Random shapes, paddings and values against the direct-loop reference.
+    /// Random shapes, paddings, dilations and values against the direct-loop
+    /// reference.
     #[test]
     fn forward_matches_reference_on_random_shapes(
-        n in 1usize..3, c in 1usize..7, m in 1usize..7,
-        h in 3usize..19, w in 3usize..19, pad in 0usize..3, seed in 0.1f32..1.0,
+        n in 1usize..3, c in 1usize..7, m in 1usize..7, d in 1usize..4,
+        h in 0usize..19, w in 0usize..19, pad in 0usize..7, seed in 0.1f32..1.0,
     ) {
+        let (pad, h, w) = (pad.min(2 * d), h + 2 * d + 1, w + 2 * d + 1);
         let input = ramp((n, c, h, w), seed);
         let weight = ramp((m, c, 3, 3), seed * 1.7 + 0.05);
         for tile in [Tile::F4, Tile::F2] {
-            let (got, want) = forward_both(&input, &weight, pad, tile);
+            let (got, want) = forward_dilated(&input, &weight, &params(pad, d), tile);
             assert_close(&got, &want, &format!("{tile:?}, random shape"));
         }
     }

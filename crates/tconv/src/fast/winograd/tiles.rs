@@ -9,9 +9,12 @@ pub(super) struct TileRange {
     pub len: usize,
 }
 
-/// Tiles `tx0 .. tx0 + len` of tile row `ty` of image `image`, lanes from `lane`.
+/// Tiles `tx0 .. tx0 + len` of tile row `ty` of phase `(ry, rx)` of image `image`,
+/// lanes from `lane`.
 struct Run {
     image: usize,
+    ry: usize,
+    rx: usize,
     ty: usize,
     tx0: usize,
     len: usize,
@@ -19,16 +22,19 @@ struct Run {
 }
 
 impl TileRange {
-    /// Tiles `first .. end` of all images' tiles, counted row by row.
+    /// Tiles `first .. end` of all images' phases' tiles, counted row by row.
     pub fn new(p: &Conv3x3, first: usize, end: usize) -> Self {
         let [rows, cols] = p.tile_grid();
+        let d = p.dilation;
         let mut runs = Vec::new();
         let mut t = first;
         while t < end {
-            let (image, ty, tx0) = (t / (rows * cols), t / cols % rows, t % cols);
+            let (phase, ty, tx0) = (t / (rows * cols), t / cols % rows, t % cols);
             let len = (cols - tx0).min(end - t);
             runs.push(Run {
-                image,
+                image: phase / (d * d),
+                ry: phase / d % d,
+                rx: phase % d,
                 ty,
                 tx0,
                 len,
@@ -47,12 +53,14 @@ impl TileRange {
 /// patch (0 in the padding), for channel `c`.
 #[inline(always)]
 pub(super) fn gather(p: &Conv3x3, img: &[f32], c: usize, tiles: &TileRange, patch: &mut [f32]) {
-    let (n, side, step) = (tiles.len, p.tile.in_side(), p.tile.out_side());
+    let (n, side, d) = (tiles.len, p.tile.in_side(), p.dilation);
+    // Neighbouring tiles' patches start this many input columns apart.
+    let step = d * p.tile.out_side();
     let plane = p.height * p.width;
     for run in &tiles.runs {
         let src = &img[(run.image * p.channels + c) * plane..][..plane];
         for i in 0..side {
-            let iy = (step * run.ty + i)
+            let iy = (d * (p.tile.out_side() * run.ty + i) + run.ry)
                 .checked_sub(p.pad[0])
                 .filter(|&y| y < p.height);
             for j in 0..side {
@@ -63,13 +71,14 @@ pub(super) fn gather(p: &Conv3x3, img: &[f32], c: usize, tiles: &TileRange, patc
                 };
                 let line = &src[iy * p.width..][..p.width];
                 // Lanes `lo..hi` read inside the row; the rest read padding.
-                let (lo, hi) = inside(step * run.tx0 + j, step, p.pad[1], p.width, run.len);
+                let x0 = step * run.tx0 + d * j + run.rx;
+                let (lo, hi) = inside(x0, step, p.pad[1], p.width, run.len);
                 row[..lo].fill(0.0);
                 row[hi..].fill(0.0);
                 if lo == hi {
                     continue;
                 }
-                let first = step * (run.tx0 + lo) + j - p.pad[1];
+                let first = x0 + step * lo - p.pad[1];
                 for (v, x) in row[lo..hi]
                     .iter_mut()
                     .zip(line[first..].iter().step_by(step))
@@ -92,27 +101,28 @@ fn inside(x0: usize, step: usize, pad: usize, width: usize, len: usize) -> (usiz
 /// cutting tiles at the output's right and bottom edges.
 #[inline(always)]
 pub(super) fn scatter(p: &Conv3x3, o: usize, y: &[f32], tiles: &TileRange, out: SharedOut) {
-    let (n, side) = (tiles.len, p.tile.out_side());
+    let (n, side, d) = (tiles.len, p.tile.out_side(), p.dilation);
+    let step = d * side;
     let [oh, ow] = p.out_size();
     for run in &tiles.runs {
         let base = (run.image * p.out_channels + o) * oh * ow;
-        let x0 = side * run.tx0;
-        let width = (side * run.len).min(ow - x0);
         for i in 0..side {
-            let oy = side * run.ty + i;
+            let oy = d * (side * run.ty + i) + run.ry;
             if oy >= oh {
                 break;
             }
-            // SAFETY: columns `x0 .. x0 + width` of output row `oy` of channel `o`
-            // of this image lie inside the output (its length is checked by
-            // `conv`) and belong to this run's tiles, which only this piece writes.
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(out.get().add(base + oy * ow + x0), width)
-            };
-            for j in 0..side.min(width) {
-                let row = &y[(side * i + j) * n + run.lane..][..run.len];
-                for (d, v) in dst[j..].iter_mut().step_by(side).zip(row) {
-                    *d = *v;
+            for j in 0..side {
+                let x0 = step * run.tx0 + d * j + run.rx;
+                // Lanes `0..count` land inside the row.
+                let count = ow.saturating_sub(x0).div_ceil(step).min(run.len);
+                let row = &y[(side * i + j) * n + run.lane..][..count];
+                let dst = base + oy * ow + x0;
+                for (k, v) in row.iter().enumerate() {
+                    // SAFETY: column `x0 + step·k < ow` of row `oy < oh` of channel `o`
+                    // lies inside the output (its length is checked by `conv`), and
+                    // only this piece writes this tile's outputs; other pieces may
+                    // write other columns of the same row, so no slice is formed.
+                    unsafe { *out.get().add(dst + step * k) = *v };
                 }
             }
         }
