@@ -12,16 +12,19 @@ pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>
     let per_channel: Vec<(f32, f32)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            crate::kernels::simd::wide(|| {
-                let planes = || (0..n).map(move |b| &x[(b * c + ch) * plane..][..plane]);
-                let sum: f64 = planes().map(|p| lane_sum(p, p, |v, _| v)).sum();
-                let mean = sum / count;
-                let m = mean as f32;
-                let sq: f64 = planes()
-                    .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
-                    .sum();
-                (mean as f32, (sq / count) as f32)
-            })
+            crate::kernels::simd::wide(
+                #[inline(always)]
+                || {
+                    let planes = || (0..n).map(move |b| &x[(b * c + ch) * plane..][..plane]);
+                    let sum: f64 = planes().map(|p| lane_sum(p, p, |v, _| v)).sum();
+                    let mean = sum / count;
+                    let m = mean as f32;
+                    let sq: f64 = planes()
+                        .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
+                        .sum();
+                    (mean as f32, (sq / count) as f32)
+                },
+            )
         })
         .collect();
     per_channel.into_iter().unzip()
@@ -50,11 +53,14 @@ pub fn normalize(
             let ch = i % c;
             let a = inv_std[ch] * gamma[ch];
             let b = beta[ch] - mean[ch] * a;
-            crate::kernels::simd::wide(|| {
-                for (o, &v) in out.iter_mut().zip(src) {
-                    *o = v * a + b;
-                }
-            })
+            crate::kernels::simd::wide(
+                #[inline(always)]
+                || {
+                    for (o, &v) in out.iter_mut().zip(src) {
+                        *o = v * a + b;
+                    }
+                },
+            )
         });
     y
 }
@@ -73,17 +79,20 @@ pub fn backward(
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            crate::kernels::simd::wide(|| {
-                let (m, s) = (mean[ch], inv_std[ch]);
-                let (mut sg, mut sgx) = (0.0f64, 0.0f64);
-                for b in 0..n {
-                    let at = (b * c + ch) * plane;
-                    let (g, v) = (&grad[at..at + plane], &x[at..at + plane]);
-                    sg += lane_sum(g, v, |g, _| g);
-                    sgx += lane_sum(g, v, |g, v| g * (v - m)) * s as f64;
-                }
-                (sg, sgx)
-            })
+            crate::kernels::simd::wide(
+                #[inline(always)]
+                || {
+                    let (m, s) = (mean[ch], inv_std[ch]);
+                    let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+                    for b in 0..n {
+                        let at = (b * c + ch) * plane;
+                        let (g, v) = (&grad[at..at + plane], &x[at..at + plane]);
+                        sg += lane_sum(g, v, |g, _| g);
+                        sgx += lane_sum(g, v, |g, v| g * (v - m)) * s as f64;
+                    }
+                    (sg, sgx)
+                },
+            )
         })
         .collect();
     let mut gx = vec![0.0f32; x.len()];
@@ -96,11 +105,14 @@ pub fn backward(
             let k = gamma[ch] * s;
             let (mg, mgx) = ((sg / count) as f32, (sgx / count) as f32);
             let at = i * plane;
-            crate::kernels::simd::wide(|| {
-                for ((o, &g), &v) in out.iter_mut().zip(&grad[at..]).zip(&x[at..]) {
-                    *o = k * (g - mg - (v - m) * s * mgx);
-                }
-            })
+            crate::kernels::simd::wide(
+                #[inline(always)]
+                || {
+                    for ((o, &g), &v) in out.iter_mut().zip(&grad[at..]).zip(&x[at..]) {
+                        *o = k * (g - mg - (v - m) * s * mgx);
+                    }
+                },
+            )
         });
     let ggamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
     let gbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();

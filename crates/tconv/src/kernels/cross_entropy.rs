@@ -83,7 +83,10 @@ pub fn cross_entropy(
     };
     let pass = |(img, labels): (&[f32], &[i64]), grad: Option<&mut [f32]>| {
         let shape = (c, plane);
-        crate::kernels::simd::wide(|| image_pass(img, labels, shape, ignore, weights, scale, grad))
+        crate::kernels::simd::wide(
+            #[inline(always)]
+            || image_pass(img, labels, shape, ignore, weights, scale, grad),
+        )
     };
     let inputs = x.par_chunks(image).zip(labels.par_chunks(plane));
     let per_image: Vec<Totals> = match grad {

@@ -91,11 +91,14 @@ pub fn max_pool2d(
         .for_each_init(
             || vec![0.0f32; w],
             |vmax, (dst, src)| {
-                crate::kernels::simd::wide(|| {
-                    for (oy, row) in dst.chunks_mut(ow).enumerate() {
-                        win.pool_row(src, oy, vmax, row);
-                    }
-                })
+                crate::kernels::simd::wide(
+                    #[inline(always)]
+                    || {
+                        for (oy, row) in dst.chunks_mut(ow).enumerate() {
+                            win.pool_row(src, oy, vmax, row);
+                        }
+                    },
+                )
             },
         );
     (out, (oh, ow))
@@ -124,21 +127,26 @@ pub fn max_pool2d_backward(
         .for_each_init(
             || (vec![0.0f32; w], vec![0.0f32; ow]),
             |(vmax, best), ((dst, src), g)| {
-                crate::kernels::simd::wide(|| {
-                    for oy in 0..oh {
-                        win.pool_row(src, oy, vmax, best);
-                        let (y0, y1) = win.rows[oy];
-                        for (ox, (&(x0, x1), &m)) in win.cols.iter().zip(best.iter()).enumerate() {
-                            let hit = |v: f32| v == m || (m.is_nan() && v.is_nan());
-                            let at = (y0..y1)
-                                .flat_map(|y| (x0..x1).map(move |x| y * w + x))
-                                .find(|&i| hit(src[i]));
-                            if let Some(i) = at {
-                                dst[i] += g[oy * ow + ox];
+                crate::kernels::simd::wide(
+                    #[inline(always)]
+                    || {
+                        for oy in 0..oh {
+                            win.pool_row(src, oy, vmax, best);
+                            let (y0, y1) = win.rows[oy];
+                            for (ox, (&(x0, x1), &m)) in
+                                win.cols.iter().zip(best.iter()).enumerate()
+                            {
+                                let hit = |v: f32| v == m || (m.is_nan() && v.is_nan());
+                                let at = (y0..y1)
+                                    .flat_map(|y| (x0..x1).map(move |x| y * w + x))
+                                    .find(|&i| hit(src[i]));
+                                if let Some(i) = at {
+                                    dst[i] += g[oy * ow + ox];
+                                }
                             }
                         }
-                    }
-                })
+                    },
+                )
             },
         );
     out

@@ -61,8 +61,11 @@ pub fn path() -> Path {
     })
 }
 
-/// `f()`, compiled for [`path`] for whatever of `f` is inlined into it (callers mark
-/// their hot inner functions `#[inline(always)]`).
+/// `f()`, compiled for [`path`] for whatever of `f` is inlined into it. Callers
+/// mark both the closure (`wide(#[inline(always)] || …)`) and their hot inner
+/// functions `#[inline(always)]`: a closure left to the inliner's judgement is, once
+/// its body is large, compiled on its own for the baseline, and every path then
+/// runs SSE2 code (as the kernels did until the closures were marked).
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     match path() {

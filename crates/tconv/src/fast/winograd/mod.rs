@@ -18,7 +18,6 @@ use rayon::prelude::*;
 
 use super::gemm::{Mat, Parallelism, matmul};
 use super::lowered::SharedOut;
-use crate::kernels::simd;
 use crate::shape::Geometry;
 use tiles::{TileRange, gather, scatter};
 pub use transform::Tile;
@@ -209,14 +208,14 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
             let first = tp * n;
             let tiles = TileRange::new(p, first, (first + n).min(p.tiles()));
             let outs = op * block..((op + 1) * block).min(p.out_channels);
-            simd::wide(|| {
-                // A thread's consecutive pieces often share their tiles.
-                if s.transformed != Some(tp) {
-                    transform_inputs(p, img, &tiles, s);
-                    s.transformed = Some(tp);
-                }
-                multiply_and_write(p, &u, &tiles, outs, s, dst)
-            });
+            // The transforms run as compiled for the baseline: built for AVX-512
+            // through `simd::wide` they measured slower (3.0–3.6 against 2.7 ms for
+            // layer1's shape, the stride-4 gathers and scatters among them).
+            if s.transformed != Some(tp) {
+                transform_inputs(p, img, &tiles, s);
+                s.transformed = Some(tp);
+            }
+            multiply_and_write(p, &u, &tiles, outs, s, dst)
         },
     );
 }
@@ -256,18 +255,16 @@ fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> 
     u.par_chunks_mut(planes * c).enumerate().for_each_init(
         || vec![0.0; (9 + 3 * p.tile.in_side()) * c],
         |buf, (o, out)| {
-            simd::wide(|| {
-                let (taps, half) = buf.split_at_mut(9 * c);
-                for ch in 0..c {
-                    for k in 0..9 {
-                        taps[k * c + ch] = match filters {
-                            Filters::AsIs => weight[(o * c + ch) * 9 + k],
-                            Filters::Flipped => weight[(ch * m + o) * 9 + 8 - k],
-                        };
-                    }
+            let (taps, half) = buf.split_at_mut(9 * c);
+            for ch in 0..c {
+                for k in 0..9 {
+                    taps[k * c + ch] = match filters {
+                        Filters::AsIs => weight[(o * c + ch) * 9 + k],
+                        Filters::Flipped => weight[(ch * m + o) * 9 + 8 - k],
+                    };
                 }
-                p.tile.filter(taps, half, out, c)
-            })
+            }
+            p.tile.filter(taps, half, out, c)
         },
     );
     u
