@@ -1,13 +1,14 @@
-//! Winograd's F(4×4, 3×3) for 3×3 convolutions of stride 1, dilation 1 and one
-//! group: each 4×4 block of outputs (a tile) is computed from the 6×6 input patch
-//! under it with 36 multiplications per channel pair instead of 144.
+//! Winograd's minimal filtering for 3×3 convolutions of stride 1 and one group,
+//! dilated or not: F(4×4, 3×3) computes each 4×4 block of outputs (a tile) from the
+//! 6×6 input patch under it with 36 multiplications per channel pair instead of
+//! 144; F(2×2, 3×3) each 2×2 block from a 4×4 patch with 16 instead of 36.
 //!
-//! Threads take pieces of `lanes` tiles. A piece transforms its input patches
-//! (`V = Bᵀ·d·B`, 36 planes of `channels × lanes`), multiplies each of the 36
-//! planes by the transformed filters (`U = G·g·Gᵀ`, `out_channels × channels`) in
-//! one matrix product, and transforms the 36 products back (`Y = Aᵀ·M·A`) into its
-//! tiles of the output. Every transform runs on all the piece's tiles at once
-//! ([`transform::lanes`]), so it vectorises.
+//! Threads take pieces of tiles (times blocks of output channels). A piece
+//! transforms its input patches (`V = Bᵀ·d·B`, one plane per patch element, each
+//! `channels × tiles`), multiplies each plane by the transformed filters (`U =
+//! G·g·Gᵀ`, `out_channels × channels`) in one matrix product, and transforms the
+//! products back (`Y = Aᵀ·M·A`) into its tiles of the output. Every transform runs
+//! on all the piece's tiles at once ([`transform::Tile`]).
 
 mod tiles;
 mod transform;
@@ -179,10 +180,10 @@ pub(crate) fn plan(p: Conv3x3, inference: bool) -> Option<Conv3x3> {
 /// columns to amortise the transformed filters.
 fn pays(p: &Conv3x3) -> Option<Tile> {
     let tiles = |tile| Conv3x3 { tile, ..*p }.tiles();
-    let wide = |c: usize| p.channels >= c && p.out_channels >= c;
-    if wide(64) && tiles(Tile::F4) >= 128 {
+    let channels_at_least = |c: usize| p.channels >= c && p.out_channels >= c;
+    if channels_at_least(64) && tiles(Tile::F4) >= 128 {
         Some(Tile::F4)
-    } else if wide(128) && tiles(Tile::F2) >= 128 {
+    } else if channels_at_least(128) && tiles(Tile::F2) >= 128 {
         Some(Tile::F2)
     } else {
         None
