@@ -6,7 +6,9 @@
 //! (vectorised sums keep explicit lanes).
 //!
 //! `FCN_SIMD=avx512|avx2|scalar` forces a path (one the CPU lacks falls back to the
-//! best it has), to time or test the AVX2 path on an AVX-512 machine.
+//! best it has), to time or test the AVX2 path on an AVX-512 machine. The matrix
+//! products follow it too: `fast::gemm` then calls the gemm crate's AVX2 or scalar
+//! kernels instead of its own choice.
 
 use std::sync::OnceLock;
 
