@@ -4,6 +4,9 @@
 //! short and given an end-of-image marker (which decoders accept, filling the rest
 //! with grey) fails here, because its scan data stops before its last block.
 
+/// Codes this long or shorter decode by one lookup.
+const FAST_BITS: u32 = 9;
+
 /// A Huffman table as `DHT` defines it: code counts per length, then the symbols.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -12,6 +15,9 @@ pub struct Table {
     max_code: [i32; 17],
     offset: [i32; 17],
     symbols: Vec<u8>,
+    /// By the next [`FAST_BITS`] bits: `length << 8 | symbol` of the code they
+    /// start with, or 0 when that code is longer.
+    fast: Vec<u16>,
 }
 
 impl Table {
@@ -36,11 +42,27 @@ impl Table {
             }
             code <<= 1;
         }
-        Some(Table {
+        let mut table = Table {
             max_code,
             offset,
             symbols: symbols.to_vec(),
-        })
+            fast: vec![0; 1 << FAST_BITS],
+        };
+        table.fill_fast(counts);
+        Some(table)
+    }
+
+    /// Every code of at most [`FAST_BITS`] bits fills the entries its bits start.
+    fn fill_fast(&mut self, counts: &[u8; 16]) {
+        for len in 1..=FAST_BITS as usize {
+            let first = self.max_code[len] + 1 - i32::from(counts[len - 1]);
+            for code in first..=self.max_code[len] {
+                let symbol = self.symbols[(code + self.offset[len]) as usize];
+                let shift = FAST_BITS as usize - len;
+                let from = (code as usize) << shift;
+                self.fast[from..from + (1 << shift)].fill((len as u16) << 8 | u16::from(symbol));
+            }
+        }
     }
 }
 
@@ -61,65 +83,112 @@ pub enum ScanError {
     Corrupt,
 }
 
-/// Reads bits MSB first from entropy-coded bytes, undoing byte stuffing; stops at
-/// any marker.
+/// Reads bits MSB first from entropy-coded bytes, undoing byte stuffing, a few
+/// bytes ahead into a 64-bit buffer; stops loading at any marker or the end, and
+/// reading a bit it could not load fails.
 struct Bits<'b> {
     bytes: &'b [u8],
+    /// The next byte to load.
     at: usize,
-    byte: u8,
-    left: u8,
+    /// Loaded bits not yet read, from the top bit down; zeros below them.
+    buffer: u64,
+    loaded: u32,
+    stopped: bool,
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Option<u32> {
-        if self.left == 0 {
-            let b = *self.bytes.get(self.at)?;
+    fn refill(&mut self) {
+        while self.loaded <= 56 && !self.stopped {
+            let Some(&b) = self.bytes.get(self.at) else {
+                self.stopped = true;
+                break;
+            };
             if b == 0xFF {
-                if *self.bytes.get(self.at + 1)? != 0x00 {
-                    return None;
+                if self.bytes.get(self.at + 1) != Some(&0x00) {
+                    self.stopped = true;
+                    break;
                 }
                 self.at += 1;
             }
             self.at += 1;
-            self.byte = b;
-            self.left = 8;
+            self.buffer |= u64::from(b) << (56 - self.loaded);
+            self.loaded += 8;
         }
-        self.left -= 1;
-        Some(u32::from(self.byte >> self.left) & 1)
     }
 
-    fn bits(&mut self, n: u8) -> Option<()> {
-        (0..n).try_for_each(|_| self.bit().map(drop))
+    /// The next 16 bits (zeros past what could be loaded).
+    fn peek(&mut self) -> u32 {
+        if self.loaded < 16 {
+            self.refill();
+        }
+        (self.buffer >> 48) as u32
     }
 
+    /// Reads `n` ≤ 16 bits; `None` if the data stops first.
+    fn bits(&mut self, n: u32) -> Option<()> {
+        if self.loaded < n {
+            self.refill();
+            if self.loaded < n {
+                return None;
+            }
+        }
+        self.buffer <<= n;
+        self.loaded -= n;
+        Some(())
+    }
+
+    /// One symbol; `Err(None)` if the data stops first, `Err(Some(()))` for a code
+    /// the table lacks.
     fn decode(&mut self, t: &Table) -> Result<u8, Option<()>> {
-        let mut code = 0i32;
-        for len in 1..=16 {
-            code = (code << 1) | self.bit().ok_or(None)? as i32;
+        let next = self.peek();
+        let entry = t.fast[(next >> (16 - FAST_BITS)) as usize];
+        if entry != 0 {
+            self.bits(u32::from(entry >> 8)).ok_or(None)?;
+            return Ok(entry as u8);
+        }
+        for len in FAST_BITS as usize + 1..=16 {
+            let code = (next >> (16 - len)) as i32;
             if code <= t.max_code[len] {
+                self.bits(len as u32).ok_or(None)?;
                 let i = (code + t.offset[len]) as usize;
                 return t.symbols.get(i).copied().ok_or(Some(()));
             }
         }
-        Err(Some(()))
+        // No code: corrupt if all 16 bits were data, else the data stopped first.
+        Err(if self.loaded < 16 { None } else { Some(()) })
     }
 
     /// Skips the rest of the byte and a restart marker, which must come next.
-    fn restart(&mut self) -> bool {
-        self.left = 0;
+    fn restart(&mut self) -> Result<(), RestartError> {
+        let partial = self.loaded % 8;
+        self.buffer <<= partial;
+        self.loaded -= partial;
+        if self.loaded > 0 {
+            return Err(RestartError::Corrupt);
+        }
         match self.bytes.get(self.at..self.at + 2) {
             Some([0xFF, 0xD0..=0xD7]) => {
                 self.at += 2;
-                true
+                self.stopped = false;
+                Ok(())
             }
-            _ => false,
+            _ if self.at >= self.bytes.len() => Err(RestartError::End),
+            _ => Err(RestartError::Corrupt),
         }
     }
 }
 
+/// Why a restart marker was not where it should be.
+enum RestartError {
+    /// The data ended first.
+    End,
+    /// Something else came first.
+    Corrupt,
+}
+
 /// Walks `mcus` MCUs of `components` in `data` (which starts right after the `SOS`
-/// header), with a restart marker every `restart` MCUs (0: none). Returns the offset
-/// in `data` just past the last byte of the scan.
+/// header), with a restart marker every `restart` MCUs (0: none). Returns an offset
+/// in `data` past the last block's bits and not past the marker that ends the scan.
 pub fn walk(
     data: &[u8],
     components: &[ScanComponent],
@@ -129,17 +198,17 @@ pub fn walk(
     let mut bits = Bits {
         bytes: data,
         at: 0,
-        byte: 0,
-        left: 0,
+        buffer: 0,
+        loaded: 0,
+        stopped: false,
     };
     let truncated = |done| ScanError::Truncated { done, total: mcus };
     for mcu in 0..mcus {
-        if restart > 0 && mcu > 0 && mcu % restart == 0 && !bits.restart() {
-            return Err(if bits.at >= data.len() {
-                truncated(mcu)
-            } else {
-                ScanError::Corrupt
-            });
+        if restart > 0 && mcu > 0 && mcu % restart == 0 {
+            bits.restart().map_err(|e| match e {
+                RestartError::End => truncated(mcu),
+                RestartError::Corrupt => ScanError::Corrupt,
+            })?;
         }
         for c in components {
             for _ in 0..c.sampling.0 * c.sampling.1 {
@@ -159,7 +228,7 @@ fn block(bits: &mut Bits, c: &ScanComponent) -> Result<(), Option<()>> {
     if size > 16 {
         return Err(Some(()));
     }
-    bits.bits(size).ok_or(None)?;
+    bits.bits(u32::from(size)).ok_or(None)?;
     let mut k = 1;
     while k < 64 {
         let rs = bits.decode(c.ac)?;
@@ -171,8 +240,11 @@ fn block(bits: &mut Bits, c: &ScanComponent) -> Result<(), Option<()>> {
             k += 16;
         } else {
             k += run as usize + 1;
-            bits.bits(size).ok_or(None)?;
+            bits.bits(u32::from(size)).ok_or(None)?;
         }
     }
     if k > 64 { Err(Some(())) } else { Ok(()) }
 }
+
+#[cfg(test)]
+mod tests;
