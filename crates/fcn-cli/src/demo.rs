@@ -26,8 +26,14 @@ pub struct Args {
     /// Image size; a stride-32 network needs objects several cells of 32 pixels wide.
     #[arg(long, default_value = "256x384", value_parser = parse_size)]
     size: (usize, usize),
-    #[arg(long, default_value_t = 14)]
-    epochs: usize,
+    /// Training epochs [default: as many as fit in --minutes on this machine, from 3
+    /// to 14; beyond 14 the model starts to overfit].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// The time budget for the whole demo when --epochs is not given: a short timed
+    /// epoch first measures this machine.
+    #[arg(long, default_value_t = 5.0)]
+    minutes: f64,
     /// Backbone width (64 is ResNet-18); 8 learns the synthetic shapes fastest per
     /// second here.
     #[arg(long, default_value_t = 8)]
@@ -56,6 +62,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if !(args.minutes.is_finite() && args.minutes > 0.0) {
+        anyhow::bail!("--minutes must be a positive number, not {}", args.minutes);
+    }
     crate::train::set_threads(args.threads)?;
     let started = Instant::now();
     let data_dir = args.out.join("data");
@@ -65,7 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
     generate(args, &data_dir)?;
-    let (model, val_split) = train_model(args, &data_dir, &run_dir)?;
+    let (model, val_split, epochs) = train_model(args, &data_dir, &run_dir, started)?;
 
     eprintln!(
         "[3/4] evaluating on the {} held-out images",
@@ -83,7 +92,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let rows = samples(&model, &val_split, &samples_dir)?;
     let elapsed = started.elapsed().as_secs_f64();
     let report_path = args.out.join("report.html");
-    write_report(args, &report_path, &run_dir, &metrics, &rows, elapsed)?;
+    write_report(
+        args,
+        epochs,
+        &report_path,
+        &run_dir,
+        &metrics,
+        &rows,
+        elapsed,
+    )?;
     println!("report: {}", report_path.display());
     println!("weights: {}", run_dir.join("model.safetensors").display());
     println!("elapsed: {elapsed:.1} s");
@@ -112,8 +129,18 @@ fn generate(args: &Args, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Step 2: a fresh FCN trained on the data; returns it with the held-out split.
-fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(Fcn, Split)> {
+/// The most and fewest epochs the time budget may choose.
+const MAX_EPOCHS: usize = 14;
+const MIN_EPOCHS: usize = 3;
+
+/// Step 2: a fresh FCN trained on the data; returns it with the held-out split and
+/// the epochs it trained.
+fn train_model(
+    args: &Args,
+    data_dir: &Path,
+    run_dir: &Path,
+    started: Instant,
+) -> anyhow::Result<(Fcn, Split, usize)> {
     let options = ReadOptions::default();
     let train_split = data::open(data_dir, "train", &options)?;
     let val_split = data::open(data_dir, "val", &options)?;
@@ -135,10 +162,8 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
         .validate()
         .context("--arch / --depth / --output-stride / --width")?;
     let device = args.device.open()?;
-    device.seed(args.seed);
-    let model = Fcn::new(&config, &device);
-    let train_config = TrainConfig {
-        epochs: args.epochs,
+    let mut train_config = TrainConfig {
+        epochs: args.epochs.unwrap_or(MAX_EPOCHS),
         batch_size: args.batch_size,
         lr: args.lr,
         weight_decay: 0.0,
@@ -152,10 +177,25 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
         workers: args.threads.unwrap_or(2).max(1),
         ..TrainConfig::default()
     };
+    let budget = Budget {
+        args,
+        config: &config,
+        device: &device,
+        train: &train_split,
+        val: &val_split,
+        train_config: &train_config,
+    };
+    train_config.epochs = match args.epochs {
+        Some(n) => n,
+        None => budget.epochs(started)?,
+    };
+    // Seeded after the timing run, so the model is the one the seed alone gives.
+    device.seed(args.seed);
+    let model = Fcn::new(&config, &device);
     eprintln!(
         "[2/4] training an FCN ({}) for {} epochs on {} images; validating on {}",
         config.describe(),
-        args.epochs,
+        train_config.epochs,
         train_split.len(),
         val_split.len()
     );
@@ -170,7 +210,49 @@ fn train_model(args: &Args, data_dir: &Path, run_dir: &Path) -> anyhow::Result<(
         false,
         &mut bar,
     )?;
-    Ok((model, val_split))
+    Ok((model, val_split, train_config.epochs))
+}
+
+/// What sizing the training to `--minutes` needs.
+struct Budget<'a> {
+    args: &'a Args,
+    config: &'a FcnConfig,
+    device: &'a burn::tensor::Device,
+    train: &'a Split,
+    val: &'a Split,
+    train_config: &'a TrainConfig,
+}
+
+impl Budget<'_> {
+    /// The epochs that fit in what is left of `--minutes` since `started`, from a
+    /// timed short epoch of a throwaway model.
+    fn epochs(&self, started: Instant) -> anyhow::Result<usize> {
+        self.device.seed(self.args.seed);
+        let copy = Fcn::new(self.config, self.device);
+        let scratch = self.args.out.join("timing");
+        let costs =
+            crate::demo_budget::measure(copy, self.train, self.val, self.train_config, &scratch)
+                .context("timing a short epoch")?;
+        let (n_train, n_val) = (self.train.len(), self.val.len());
+        // A 5 % margin: epochs vary by about that much on one machine.
+        let left = 0.95 * self.args.minutes * 60.0 - started.elapsed().as_secs_f64();
+        let epochs =
+            crate::demo_budget::epochs(&costs, n_train, n_val, left, MIN_EPOCHS, MAX_EPOCHS);
+        let per_epoch = costs.epoch(n_train, n_val);
+        let minutes = self.args.minutes;
+        let needed = costs.seconds_for(epochs, n_train, n_val);
+        if needed > left {
+            let total = started.elapsed().as_secs_f64() + needed;
+            eprintln!(
+                "      an epoch takes about {per_epoch:.0} s here: even {epochs}, the fewest worth showing, take longer than {minutes} minutes (about {total:.0} s in all)"
+            );
+        } else {
+            eprintln!(
+                "      an epoch takes about {per_epoch:.0} s here: {epochs} fit in {minutes} minutes (--epochs N or --minutes M to choose)"
+            );
+        }
+        Ok(epochs)
+    }
 }
 
 /// Step 4a: the first held-out images with their truth and prediction, as PNGs.
@@ -202,6 +284,7 @@ fn samples(model: &Fcn, val_split: &Split, samples_dir: &Path) -> anyhow::Result
 /// Step 4b: the HTML report.
 fn write_report(
     args: &Args,
+    epochs: usize,
     path: &Path,
     run_dir: &Path,
     metrics: &fcn::metrics::Metrics,
@@ -218,7 +301,7 @@ fn write_report(
             args.seed,
             metrics.per_class.len(),
             args.width,
-            args.epochs,
+            epochs,
             args.lr,
             args.batch_size
         ),

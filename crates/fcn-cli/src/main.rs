@@ -5,6 +5,7 @@ mod bench;
 mod bench_cases;
 mod convert;
 mod demo;
+mod demo_budget;
 mod device;
 mod eval;
 mod export;

@@ -381,6 +381,45 @@ fn demo_writes_its_report_and_ends_with_time_and_miou() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Without `--epochs` the demo times this machine and trains what fits in
+/// `--minutes`: between 3 and 14 epochs, as many as it says, with the timing run's
+/// directory gone; a budget too small for 3 says so and still trains 3.
+#[test]
+fn demo_sizes_its_training_to_the_time_budget() {
+    for (minutes, fits) in [("2", true), ("0.001", false)] {
+        let dir = tmp(&format!("demo_budget_{fits}"));
+        let args = ["demo", "--out", s(&dir), "--n", "20", "--size", "64x96"];
+        let o = fcn(&[&args[..], &["--minutes", minutes]].concat());
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        let said = err
+            .lines()
+            .find(|l| l.contains("an epoch takes about"))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(said.contains("take longer than"), !fits, "{said}");
+        let planned: usize = err
+            .lines()
+            .find_map(|l| {
+                l.split(" for ")
+                    .nth(1)?
+                    .split(" epochs")
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no epoch count in {err}"));
+        let trained = err.lines().filter(|l| l.starts_with("epoch ")).count();
+        assert_eq!(planned, trained, "{err}");
+        assert!((3..=14).contains(&trained), "{err}");
+        if !fits {
+            assert_eq!(trained, 3, "{err}");
+        }
+        assert!(!dir.join("timing").exists(), "the timing run is cleaned up");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    fails_with(&["demo", "--minutes", "0", "--out", "unused"], "--minutes");
+}
+
 #[test]
 fn an_fcn8s_trains_says_what_it_is_and_keeps_its_head_on_resume() {
     let (_dir, data, run) = small_data("fcn8s", "6");
