@@ -30,8 +30,8 @@ pub struct Args {
     /// to 14; beyond 14 the model starts to overfit].
     #[arg(long)]
     epochs: Option<usize>,
-    /// The time budget for the whole demo when --epochs is not given: a short timed
-    /// epoch first measures this machine.
+    /// The time budget for the whole demo when --epochs is not given: two short
+    /// timed epochs of a throwaway model first measure this machine.
     #[arg(long, default_value_t = 5.0)]
     minutes: f64,
     /// Backbone width (64 is ResNet-18); 8 learns the synthetic shapes fastest per
@@ -232,7 +232,7 @@ impl Budget<'_> {
         let scratch = self.args.out.join("timing");
         let costs =
             crate::demo_budget::measure(copy, self.train, self.val, self.train_config, &scratch)
-                .context("timing a short epoch")?;
+                .context("timing two short epochs")?;
         let (n_train, n_val) = (self.train.len(), self.val.len());
         // A 5 % margin: epochs vary by about that much on one machine.
         let left = 0.95 * self.args.minutes * 60.0 - started.elapsed().as_secs_f64();
