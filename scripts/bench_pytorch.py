@@ -60,9 +60,10 @@ def fcn_net(num_classes=21):
 
 
 class Fcn8s(torch.nn.Module):
-    """FCN-8s on the textbook's trunk, as fcn's `--arch fcn8s` (and shared/scripts/fcn_skip.py)."""
+    """FCN-8s on the textbook's trunk, as fcn's `--arch fcn8s` (and shared/scripts/fcn_skip.py);
+    with stride16=True the FCN-16s (`--arch fcn16s`)."""
 
-    def __init__(self, c=21):
+    def __init__(self, c=21, stride16=False):
         super().__init__()
         import torchvision
         r = torchvision.models.resnet18(weights=None)
@@ -70,16 +71,27 @@ class Fcn8s(torch.nn.Module):
         self.layer2, self.layer3, self.layer4 = r.layer2, r.layer3, r.layer4
         self.final_conv = torch.nn.Conv2d(512, c, 1)
         up = lambda k, s, p: torch.nn.ConvTranspose2d(c, c, k, stride=s, padding=p, bias=False)
-        self.upscore2, self.upscore_pool4, self.upscore8 = up(4, 2, 1), up(4, 2, 1), up(16, 8, 4)
+        self.stride16 = stride16
+        self.upscore2 = up(4, 2, 1)
         self.score_pool4 = torch.nn.Conv2d(256, c, 1)
-        self.score_pool3 = torch.nn.Conv2d(128, c, 1)
+        if stride16:
+            self.upscore16 = up(32, 16, 8)
+        else:
+            self.upscore_pool4, self.upscore8 = up(4, 2, 1), up(16, 8, 4)
+            self.score_pool3 = torch.nn.Conv2d(128, c, 1)
 
     def forward(self, x):
         pool3 = self.layer2(self.trunk(x))
         pool4 = self.layer3(pool3)
         s = self.upscore2(self.final_conv(self.layer4(pool4))) + self.score_pool4(pool4)
+        if self.stride16:
+            return self.upscore16(s)
         s = self.upscore_pool4(s) + self.score_pool3(pool3)
         return self.upscore8(s)
+
+
+def Fcn16s(c=21):
+    return Fcn8s(c, stride16=True)
 
 
 def conv_flops(net, x):
@@ -121,7 +133,7 @@ def tv_fcn50():
 
 def model_rows(wanted, device="cpu"):
     rows = []
-    for prefix, build in (("fcn", fcn_net), ("fcn8s", Fcn8s)):
+    for prefix, build in (("fcn", fcn_net), ("fcn16s", Fcn16s), ("fcn8s", Fcn8s)):
         rows += arch_rows(prefix, build, wanted, device)
     name = "tv_fcn50_infer_b1"
     if wanted(name):

@@ -121,6 +121,7 @@ pub fn names(gpu: bool) -> Vec<&'static str> {
     if gpu {
         names.push("fcn_train_b32");
     }
+    names.extend(["fcn16s_infer_b1", "fcn16s_train_b8"]);
     names.extend(["fcn8s_infer_b1", "fcn8s_train_b8", "tv_fcn50_infer_b1"]);
     names
 }
@@ -249,6 +250,7 @@ impl Network {
             },
             size: (320, 480),
             prefix: match arch {
+                Arch::Fcn16s => "fcn16s",
                 Arch::Fcn8s => "fcn8s",
                 _ => "fcn",
             },
@@ -355,6 +357,7 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
     let listed = |name: &str| names(gpu).contains(&name) && wanted(name);
     let networks = [
         Network::textbook(Arch::Fcn32s),
+        Network::textbook(Arch::Fcn16s),
         Network::textbook(Arch::Fcn8s),
         Network::torchvision(),
     ];
