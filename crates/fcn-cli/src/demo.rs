@@ -224,8 +224,8 @@ struct Budget<'a> {
 }
 
 impl Budget<'_> {
-    /// The epochs that fit in what is left of `--minutes` since `started`, from a
-    /// timed short epoch of a throwaway model.
+    /// The epochs that fit in what is left of `--minutes` since `started`, from two
+    /// timed short epochs of a throwaway model.
     fn epochs(&self, started: Instant) -> anyhow::Result<usize> {
         self.device.seed(self.args.seed);
         let copy = Fcn::new(self.config, self.device);

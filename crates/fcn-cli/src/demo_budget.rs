@@ -1,7 +1,7 @@
 //! Sizing `fcn demo`'s training to a time budget. Machines differ several-fold in
 //! speed (a 2-core CPU without AVX-512 ran the demo's epochs 3.8× slower than the
 //! developers' one), so a fixed epoch count that takes 3 minutes on one takes 12 on
-//! another. Instead a throwaway copy of the model trains one short epoch on this
+//! another. Instead a throwaway copy of the model trains two short epochs on this
 //! machine, and the demo trains as many epochs as then fit in what is left.
 
 use std::path::Path;
@@ -79,19 +79,11 @@ pub fn measure(
     };
     let _ = std::fs::remove_dir_all(scratch);
     let mut clock = Stopwatch::default();
-    let timed = fcn::train::train(
-        scratch,
-        model,
-        train.clone(),
-        Some(val.clone()),
-        &config,
-        false,
-        &mut clock,
-    );
+    let (n_train, n_val) = (train.len().max(1) as f64, val.len().max(1) as f64);
+    let timed = fcn::train::train(scratch, model, train, Some(val), &config, false, &mut clock);
     let _ = std::fs::remove_dir_all(scratch);
     timed?;
     let [first, second] = [0, 1].map(|e| clock.parts(e));
-    let (n_train, n_val) = (train.len().max(1) as f64, val.len().max(1) as f64);
     let first_sight = (first[0] + first[1] - second[0] - second[1]) / (n_train + n_val);
     Ok(Costs {
         train: second[0] / n_train,
