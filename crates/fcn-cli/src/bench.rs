@@ -99,6 +99,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         seconds: args.seconds,
         skip_baseline: args.skip_baseline,
         device,
+        precision: args.device.precision,
     };
     let machine = Machine::here(if gpu { "gpu" } else { "cpu" });
     eprintln!(

@@ -7,14 +7,15 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::Serialize;
 
 use fcn::model::{Arch, Fcn, FcnConfig, FcnNet};
 use fcn::ops::flops::counting;
 use fcn::ops::{self, Kernels};
+use fcn::precision::{LossScale, Precision};
 
 /// One benchmark: our time, the baseline's, and our arithmetic rate.
 #[derive(Debug, Clone, Serialize)]
@@ -139,6 +140,8 @@ pub struct BenchOptions {
     /// Where the network cases run; on a GPU both sides would be Burn's kernels,
     /// so the baseline is skipped.
     pub device: Device,
+    /// What our side of the network cases computes in (mixed precision on a GPU).
+    pub precision: Precision,
 }
 
 impl Default for BenchOptions {
@@ -148,6 +151,7 @@ impl Default for BenchOptions {
             seconds: 2.0,
             skip_baseline: false,
             device: Device::flex(),
+            precision: Precision::F32,
         }
     }
 }
@@ -272,32 +276,47 @@ impl Network {
     }
 }
 
-/// Runs `run` with `tconv`'s kernels and then with Burn's, each timed until
-/// `device` has finished the work (a GPU runs it asynchronously).
-fn both(
-    (seconds, base_s): (f64, f64),
-    device: &Device,
-    mut run: impl FnMut(Kernels),
-) -> (f64, f64) {
-    let mut timed = |k| {
-        run(k);
-        device
-            .sync()
-            .expect("the device finishes the benchmark's work");
-    };
-    let ours = median_ms(seconds, || timed(Kernels::Tconv));
-    let base = median_ms(base_s, || timed(Kernels::Burn));
-    (ours, base)
+/// How a network case is timed: seconds for our side and the baseline's, where,
+/// and what our side computes in.
+struct Sides<'a> {
+    seconds: (f64, f64),
+    device: &'a Device,
+    precision: Precision,
 }
 
-fn infer_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+impl Sides<'_> {
+    /// Our kernels: `tconv`'s (on a GPU, Burn's) at the chosen precision.
+    fn ours(&self) -> Kernels {
+        self.precision.kernels(Kernels::Tconv)
+    }
+
+    /// Runs `run` with our kernels and then with Burn's f32 ones, each timed until
+    /// the device has finished the work (a GPU runs it asynchronously).
+    fn both(&self, mut run: impl FnMut(Kernels)) -> (f64, f64) {
+        let (seconds, base_s) = self.seconds;
+        let mut timed = |k| {
+            run(k);
+            self.device
+                .sync()
+                .expect("the device finishes the benchmark's work");
+        };
+        let ours = median_ms(seconds, || timed(self.ours()));
+        let base = median_ms(base_s, || timed(Kernels::Burn));
+        (ours, base)
+    }
+}
+
+fn infer_row(network: &Network, batch: usize, sides: &Sides) -> BenchRow {
+    let device = sides.device;
     let net = network.net(device);
     let (h, w) = network.size;
     let x = Tensor::<4>::random([batch, 3, h, w], Distribution::Default, device);
-    let nets = [net.clone(), net.clone().with_kernels(Kernels::Burn)];
-    let (ms, baseline_ms) = both(seconds, device, |k| {
-        drop(nets[(k == Kernels::Burn) as usize].forward(x.clone()))
-    });
+    let nets = [
+        net.clone().with_kernels(sides.ours()),
+        net.clone().with_kernels(Kernels::Burn),
+    ];
+    let (ms, baseline_ms) =
+        sides.both(|k| drop(nets[(k == Kernels::Burn) as usize].forward(x.clone())));
     BenchRow {
         name: format!("{}_infer_b{batch}", network.prefix),
         ms,
@@ -306,9 +325,10 @@ fn infer_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Devi
     }
 }
 
-/// One step of the textbook's training: forward, per-pixel cross-entropy, backward,
-/// SGD with weight decay.
-fn train_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Device) -> BenchRow {
+/// One step of the textbook's training: forward, per-pixel cross-entropy, backward
+/// (through the loss scale in f16), SGD with weight decay.
+fn train_row(network: &Network, batch: usize, sides: &Sides) -> BenchRow {
+    let device = sides.device;
     let ad = device.clone().autodiff();
     let net0 = network.net(device);
     let flops = 3.0 * forward_flops(&net0, batch, network.size);
@@ -319,13 +339,17 @@ fn train_row(network: &Network, batch: usize, seconds: (f64, f64), device: &Devi
     let mut optim = SgdConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))
         .init();
-    let (ms, baseline_ms) = both(seconds, device, |k| {
+    let mut scale = LossScale::for_precision(sides.precision);
+    let (ms, baseline_ms) = sides.both(|k| {
         let model = net.take().expect("the model is put back after each step");
         let model = model.with_kernels(k);
         let logits = model.forward(x.clone());
         let loss = fcn::loss::cross_entropy(logits, labels.clone(), k);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        net = Some(optim.step(1e-3, model, grads));
+        let scale = scale.as_mut().filter(|_| k != Kernels::Burn);
+        net = Some(match fcn::precision::gradients(loss, &model, scale) {
+            Some(grads) => optim.step(1e-3, model, grads),
+            None => model,
+        });
     });
     BenchRow {
         name: format!("{}_train_b{batch}", network.prefix),
@@ -344,7 +368,11 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
     } else {
         options.seconds
     };
-    let seconds = (options.seconds, base_s);
+    let sides = Sides {
+        seconds: (options.seconds, base_s),
+        device: &device,
+        precision: options.precision,
+    };
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     let mut rows = Vec::new();
     let mut push = |row: BenchRow| {
@@ -352,7 +380,7 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
         rows.push(row);
     };
     for case in KERNELS.iter().filter(|c| !gpu && wanted(c.name)) {
-        push(kernel_row(case, seconds, &device));
+        push(kernel_row(case, sides.seconds, &device));
     }
     let listed = |name: &str| names(gpu).contains(&name) && wanted(name);
     let networks = [
@@ -364,12 +392,12 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
     for network in &networks {
         for batch in [1, 8] {
             if listed(&format!("{}_infer_b{batch}", network.prefix)) {
-                push(infer_row(network, batch, seconds, &device));
+                push(infer_row(network, batch, &sides));
             }
         }
         for batch in [8, 32] {
             if listed(&format!("{}_train_b{batch}", network.prefix)) {
-                push(train_row(network, batch, seconds, &device));
+                push(train_row(network, batch, &sides));
             }
         }
     }

@@ -175,6 +175,7 @@ fn train_model(
         flip: true,
         seed: args.seed,
         workers: args.threads.unwrap_or(2).max(1),
+        precision: args.device.precision,
         ..TrainConfig::default()
     };
     let budget = Budget {

@@ -47,8 +47,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let split = data::open(&args.data, &args.split, &options).context("cannot open the dataset")?;
     let device = args.device.open()?;
     let config = FcnConfig::default().with_num_classes(split.classes.len());
-    let model =
-        Fcn::load_trained_with(&args.weights, &config, &device).context("cannot load weights")?;
+    let model = Fcn::load_trained_with(&args.weights, &config, &device)
+        .context("cannot load weights")?
+        .with_kernels(args.device.kernels());
     anyhow::ensure!(
         model.num_classes() == split.classes.len(),
         "{} has {} classes but the data has {}",

@@ -127,7 +127,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = args.device.open()?;
-    let model = Fcn::load_trained(&args.weights, &device).context("cannot load weights")?;
+    let model = Fcn::load_trained(&args.weights, &device)
+        .context("cannot load weights")?
+        .with_kernels(args.device.kernels());
     let bar = crate::progress::bar(files.len() as u64, "segment");
     let palette = voc_palette();
     let opts = TileOptions {

@@ -24,8 +24,9 @@ const DEFAULT_CROP: &str = "320x480";
 
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
-/// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 18] = [
+/// is fine, so the first command line can be run again with `--resume`) unless the
+/// library lets it change (`--precision` may).
+const RUN_FLAGS: [(&str, &str); 19] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -44,6 +45,7 @@ const RUN_FLAGS: [(&str, &str); 18] = [
     ("aux_weight", "aux_weight"),
     ("seed", "seed"),
     ("skip_bad", "skip_bad"),
+    ("precision", "precision"),
 ];
 
 #[derive(clap::Args)]
@@ -355,6 +357,7 @@ fn new_config(args: &Args) -> TrainConfig {
         seed: args.seed,
         workers: args.threads.unwrap_or(2).max(1),
         skip_bad: args.skip_bad,
+        precision: args.device.precision,
     }
 }
 

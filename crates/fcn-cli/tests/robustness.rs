@@ -265,6 +265,33 @@ fn a_gpu_needs_the_gpu_feature() {
     );
 }
 
+/// Half precision is for GPUs: on the CPU every command that takes it says so.
+#[test]
+fn half_precision_on_the_cpu_is_refused_by_name() {
+    fails_with(
+        &["bench", "--precision", "f16", "--list"],
+        "--precision f16 is for GPUs (--device gpu)",
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fcn"))
+        .args([
+            "segment",
+            "--weights",
+            "none.safetensors",
+            "--out",
+            "none",
+            "x.png",
+        ])
+        .env("FCN_PRECISION", "bf16")
+        .output()
+        .unwrap();
+    let err = text(&o).1;
+    assert!(err.contains("--precision bf16 is for GPUs"), "{err}");
+    fails_with(
+        &["bench", "--precision", "f64"],
+        "invalid value 'f64' for '--precision",
+    );
+}
+
 #[test]
 fn export_picks_the_format_from_the_extension_and_names_bad_inputs() {
     let dir = tmp("export_formats");

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod model;
 pub mod onnx;
 pub mod ops;
+pub mod precision;
 pub mod state;
 pub mod train;
 pub mod tta;

@@ -1,19 +1,23 @@
 //! Training and inference on the test device (`FCN_TEST_DEVICE`: the CPU by default;
 //! CI runs this file again on the GPU, Mesa's software Vulkan): a short run learns,
-//! and its checkpoint segments the same on the CPU.
+//! in f32 and in mixed precision, and its checkpoint segments the same on the CPU.
 
 mod common;
 
 use burn::tensor::Device;
 use fcn::data::synthetic::{self, SynthConfig};
 use fcn::data::{self, ReadOptions};
+use fcn::precision::Precision;
 use fcn::train::{self, OptimizerKind, Quiet, TrainConfig};
 use fcn::{Fcn, FcnConfig};
 
-#[test]
-fn a_short_run_learns_and_its_checkpoint_segments_alike_on_the_cpu() {
+/// Trains a small model for six epochs at `precision`; asserts the loss fell and
+/// that the checkpoint, read on the CPU in f32, gives at least `agreement` of the
+/// trained model's mask on a training image.
+fn a_short_run_learns(precision: Precision, agreement: f64) {
     let device = common::test_device();
-    let dir = common::tmp("device_run");
+    precision.check(&device).unwrap();
+    let dir = common::tmp(&format!("device_run_{}", precision.name()));
     let _ = std::fs::remove_dir_all(&dir);
     let (data_dir, run) = (dir.join("data"), dir.join("run"));
     let synth = SynthConfig {
@@ -39,13 +43,14 @@ fn a_short_run_learns_and_its_checkpoint_segments_alike_on_the_cpu() {
         weight_decay: 0.0,
         optimizer: OptimizerKind::Adam,
         crop: Some((64, 96)),
+        precision,
         ..TrainConfig::DEFAULT
     };
     let image = image::open(&split.items[0].image).unwrap().to_rgb8();
     let trained = train::train(&run, model, split, None, &train_config, false, &mut Quiet).unwrap();
     let history = train::read_state(&run).unwrap().history;
     let (first, last) = (history[0].train_loss, history[5].train_loss);
-    assert!(last < 0.8 * first, "loss {first} → {last}");
+    assert!(last < 0.8 * first, "{precision:?}: loss {first} → {last}");
 
     // The checkpoint, read on the CPU, gives the masks the trained model gives.
     let cpu = Fcn::load(run.join("model.safetensors"), &Device::flex()).unwrap();
@@ -55,8 +60,21 @@ fn a_short_run_learns_and_its_checkpoint_segments_alike_on_the_cpu() {
     );
     let agree = here.iter().zip(&there).filter(|(a, b)| a == b).count();
     assert!(
-        agree as f64 >= 0.999 * here.len() as f64,
-        "{agree} of {} pixels agree",
+        agree as f64 >= agreement * here.len() as f64,
+        "{precision:?}: {agree} of {} pixels agree",
         here.len()
     );
+}
+
+#[test]
+fn a_short_run_learns_and_its_checkpoint_segments_alike_on_the_cpu() {
+    a_short_run_learns(Precision::F32, 0.999);
+}
+
+/// Mixed precision: f32 checkpoints, and masks that differ from the f32 reading
+/// only where two classes' scores are within half precision of each other.
+#[test]
+fn a_short_mixed_precision_run_learns_and_its_f32_checkpoint_segments_alike() {
+    a_short_run_learns(Precision::F16, 0.99);
+    a_short_run_learns(Precision::Bf16, 0.98);
 }

@@ -98,7 +98,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     crate::train::set_threads(Some(limits.threads))?;
     let device = args.device.open()?;
     let model = Fcn::load_trained(&args.weights, &device)
-        .with_context(|| format!("cannot load weights {}", args.weights.display()))?;
+        .with_context(|| format!("cannot load weights {}", args.weights.display()))?
+        .with_kernels(args.device.kernels());
     eprintln!("model: {}", model.meta.describe());
     let app = Arc::new(App::new(model, limits.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

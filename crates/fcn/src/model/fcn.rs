@@ -181,6 +181,13 @@ impl Fcn {
         }
     }
 
+    /// This model, running `kernels` from now on (mixed precision, for one: see
+    /// [`crate::precision::Precision::kernels`]).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.net = self.net.with_kernels(kernels);
+        self
+    }
+
     /// Loads any supported weight file (see [`crate::weights`]). A torchvision ResNet-18
     /// fills the backbone and leaves a fresh head for VOC's 21 classes; use
     /// [`Fcn::load_with`] to choose the classes.

@@ -21,7 +21,9 @@ use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::{DType, Int, Tensor};
+use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{DType, FloatDType, Int, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
 pub use backend::{MaybeTensor, TconvBackend};
@@ -35,6 +37,10 @@ pub enum Kernels {
     Tconv,
     /// Burn's built-in ops for the device.
     Burn,
+    /// Burn's built-in ops, with every convolution computed in this reduced type
+    /// from f32 inputs and weights and its output cast back to f32: mixed precision
+    /// (see [`crate::precision`]).
+    Mixed(FloatDType),
 }
 
 /// How many kernels (forward or gradient) this thread has run on `tconv`.
@@ -51,7 +57,7 @@ pub fn on_tconv(x: &Tensor<4>, kernels: Kernels) -> bool {
 /// `conv`'s forward pass.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     let y = match tconv_params(conv, &x, kernels) {
-        None => conv.forward(x),
+        None => burn_conv(conv, x, kernels),
         Some(params) => {
             let bias = conv.bias.as_ref().map(|b| b.val().into_dispatch());
             Tensor::from_dispatch(<Dispatch as TconvBackend>::tconv_conv2d(
@@ -70,7 +76,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
 pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     flops::conv_transpose(x.dims(), conv.weight.dims());
     if !on_tconv(&x, kernels) {
-        return conv.forward(x);
+        return burn_conv_transpose(conv, x, kernels);
     }
     let params = ConvTranspose2dParams {
         stride: conv.stride,
@@ -86,6 +92,34 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) 
         bias,
         params,
     ))
+}
+
+/// `conv` on Burn's ops, in the reduced type of [`Kernels::Mixed`] when its padding
+/// is symmetric (Burn's own forward pads asymmetric ones explicitly; they stay f32).
+fn burn_conv(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    let (Kernels::Mixed(dtype), Some(padding)) = (kernels, symmetric(&conv.padding)) else {
+        return conv.forward(x);
+    };
+    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val().cast(dtype));
+    burn_conv2d(x.cast(dtype), conv.weight.val().cast(dtype), bias, options).cast(FloatDType::F32)
+}
+
+/// `conv` on Burn's ops, in the reduced type of [`Kernels::Mixed`].
+fn burn_conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    let Kernels::Mixed(dtype) = kernels else {
+        return conv.forward(x);
+    };
+    let options = ConvTransposeOptions::new(
+        conv.stride,
+        conv.padding,
+        conv.padding_out,
+        conv.dilation,
+        conv.groups,
+    );
+    let bias = conv.bias.as_ref().map(|b| b.val().cast(dtype));
+    let w = conv.weight.val().cast(dtype);
+    burn_conv_transpose2d(x.cast(dtype), w, bias, options).cast(FloatDType::F32)
 }
 
 /// `[top, left]` when the padding is the same on both sides (Burn's `Same` pads

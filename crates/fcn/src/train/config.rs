@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::run_dir::read_state;
 use crate::error::{FcnError, Result};
 use crate::model::FcnNet;
+use crate::precision::Precision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -68,6 +69,10 @@ pub struct TrainConfig {
     /// Loader threads.
     pub workers: usize,
     pub skip_bad: bool,
+    /// What the convolutions compute in (mixed precision on a GPU; see
+    /// [`crate::precision`]).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl TrainConfig {
@@ -93,6 +98,7 @@ impl TrainConfig {
         seed: 0,
         workers: 2,
         skip_bad: false,
+        precision: Precision::F32,
     };
 }
 
@@ -149,13 +155,15 @@ impl TrainConfig {
     }
 
     /// The fields a resumed run may change: the epoch count (to extend it), the
-    /// loader threads and whether bad files are skipped. Everything else must be
+    /// loader threads, whether bad files are skipped and the precision (which,
+    /// like the device, changes how the run computes, not what it trains). Everything else must be
     /// the saved run's, or the run would not be the same run.
     pub(super) fn same_run_as(&self, saved: &TrainConfig) -> std::result::Result<(), String> {
         let ours = TrainConfig {
             epochs: saved.epochs,
             workers: saved.workers,
             skip_bad: saved.skip_bad,
+            precision: saved.precision,
             ..self.clone()
         };
         let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
@@ -249,6 +257,21 @@ mod tests {
             warmup_steps,
             ..TrainConfig::DEFAULT
         }
+    }
+
+    /// A resumed run may change how it computes (threads, precision), not what.
+    #[test]
+    fn a_resumed_run_may_change_its_precision_but_not_its_rate() {
+        let saved = TrainConfig::DEFAULT;
+        let given = TrainConfig {
+            precision: crate::precision::Precision::Bf16,
+            workers: 7,
+            ..TrainConfig::DEFAULT
+        };
+        assert_eq!(given.same_run_as(&saved), Ok(()));
+        let faster = TrainConfig { lr: 0.5, ..given };
+        let err = faster.same_run_as(&saved).unwrap_err();
+        assert!(err.contains("lr: saved 0.001, given 0.5"), "{err}");
     }
 
     /// Values worked by hand for 100 steps, 10 of them warmup.

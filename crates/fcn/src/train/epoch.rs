@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::{TrainConfig, learning_rate};
@@ -15,6 +15,7 @@ use crate::data::loader::{Augmentation, AugmentedSplit, Batch, Loader};
 use crate::error::{FcnError, Result};
 use crate::infer::{self, TileOptions};
 use crate::model::{Fcn, FcnConfig, FcnNet};
+use crate::precision::{self, LossScale};
 
 /// The training data as batches, and what the schedule needs to know of it.
 pub(super) struct Batches {
@@ -107,6 +108,8 @@ impl Totals {
 pub(super) struct Epochs<'a> {
     pub batches: Batches,
     pub config: &'a TrainConfig,
+    /// The loss scale of f16 training, carried from step to step.
+    pub scale: Option<LossScale>,
 }
 
 impl Epochs<'_> {
@@ -119,7 +122,7 @@ impl Epochs<'_> {
     /// `last_good` says where the last checkpoint is when a non-finite loss stops
     /// the run.
     pub(super) fn train(
-        &self,
+        &mut self,
         net: FcnNet,
         optimizer: &mut ModuleOptimizer,
         epoch: usize,
@@ -154,9 +157,10 @@ impl Epochs<'_> {
                     last_good: last_good.to_string(),
                 });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
             let lr = learning_rate(config, *steps, total);
-            net = optimizer.step(lr, net, grads);
+            if let Some(grads) = precision::gradients(loss, &net, self.scale.as_mut()) {
+                net = optimizer.step(lr, net, grads);
+            }
             *steps += 1;
             totals.loss += value as f64;
             totals.batches += 1;

@@ -28,6 +28,7 @@ pub use run_dir::{EpochRecord, RunState, read_state};
 use crate::data::Split;
 use crate::error::Result;
 use crate::model::Fcn;
+use crate::precision::LossScale;
 
 /// Trains `model` on `train`, validating on `val` after every epoch, writing into
 /// `run_dir`. With `resume`, `run_dir` must hold a run; its configuration, weights,
@@ -50,8 +51,13 @@ pub fn train(
     let (mut state, net, mut optimizer) = dir.begin(net, config, resume, &train.root)?;
     let ad = device.clone().autodiff();
     let batches = epoch::Batches::new(train, config, &meta, &ad, progress)?;
-    let epochs = epoch::Epochs { batches, config };
-    let mut net = config::freeze(net.train(), config);
+    let mut epochs = epoch::Epochs {
+        batches,
+        config,
+        scale: LossScale::for_precision(config.precision),
+    };
+    let kernels = config.precision.kernels(net.kernels());
+    let mut net = config::freeze(net.train(), config).with_kernels(kernels);
     let first = state.history.last().map_or(1, |r| r.epoch + 1);
     for epoch in first..=config.epochs {
         let started = Instant::now();

@@ -73,8 +73,8 @@ impl RunDir {
         let previous = read_state(&self.0)?;
         config.same_run_as(&previous.config).map_err(|diff| {
             FcnError::Config(format!(
-                "{} was started with other settings; only --epochs, --threads and \
-                 --skip-bad may change on resume ({diff})",
+                "{} was started with other settings; only --epochs, --threads, \
+                 --skip-bad and --precision may change on resume ({diff})",
                 self.0.display()
             ))
         })?;
