@@ -6,11 +6,11 @@
 # to travel; the test binaries read their fixtures at /work/main, linked below):
 #   CARGO_TARGET_DIR=target-gpu cargo build --release -p fcn-cli --features gpu
 #   CARGO_TARGET_DIR=target-gpu cargo test --release -p fcn --features gpu \
-#     --test parity --test device --test skip --test tv_fcn --no-run
+#     --test parity --test device --test skip --test tv_fcn --test precision --no-run
 #   mkdir -p devrun/lib && cp scripts/gpu_check.sh devrun/
 #   cp -L /usr/lib/x86_64-linux-gnu/libvulkan.so.1 devrun/lib/   # in case it lacks one
 #   strip + `xz` target-gpu/release/fcn → devrun/fcn-gpu.xz, and the two test
-#   binaries (target-gpu/release/deps/{parity,device,skip,tv_fcn}-*) → devrun/<name>.xz
+#   binaries (target-gpu/release/deps/{parity,device,skip,tv_fcn,precision}-*) → devrun/<name>.xz
 # then run it there with devrun and .gl carried (.gl: the Vulkan loader's .deb, fetched as
 # the device tool's README says), unpacking the loader first:
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash devrun/gpu_check.sh
@@ -45,18 +45,24 @@ if [ -z "$(ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* 2>/dev/n
   fi
 fi
 xz -d -f -k fcn-gpu.xz; chmod +x fcn-gpu
-for t in parity device skip tv_fcn; do xz -d -f -k $t.xz; chmod +x $t; done
+for t in parity device skip tv_fcn precision; do xz -d -f -k $t.xz; chmod +x $t; done
 log "adapter"
 timeout 60 ./fcn-gpu bench --device gpu --list 2>&1 | grep -v XDG_RUNTIME | head -5
 # The test binaries read their fixtures at the path they were built in.
 mkdir -p /work && [ -e /work/main ] || ln -s "$R" /work/main
 log "parity and training tests on the GPU"
-for t in parity device skip tv_fcn; do
+for t in parity device skip tv_fcn precision; do
   FCN_TEST_DEVICE=gpu timeout 50 ./$t --test-threads 1 2>&1 | grep -v XDG_RUNTIME | grep -E "^test |test result|panicked|error" | head -20
 done
 log "fcn bench --device gpu"
 timeout 180 ./fcn-gpu bench --device gpu --json --seconds 2 > "$OUT/fcn_gpu.json" 2> "$OUT/fcn_gpu.err"
 echo "exit $?"; grep -v XDG_RUNTIME "$OUT/fcn_gpu.err" | tail -8
+for p in f16 bf16; do
+  log "fcn bench --device gpu --precision $p"
+  timeout 90 ./fcn-gpu bench --device gpu --precision $p --json --seconds 2 --only fcn_infer_b8 \
+    --only fcn_train_b8 --only fcn_train_b32 > "$OUT/fcn_gpu_$p.json" 2> "$OUT/fcn_gpu_$p.err"
+  echo "exit $?"; grep -v XDG_RUNTIME "$OUT/fcn_gpu_$p.err" | tail -5
+done
 log "PyTorch CUDA"
 python3 -c "import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.cuda.get_device_name(0))" 2>&1 | tail -1
 timeout 120 python3 "$R/scripts/bench_pytorch.py" --device cuda --json > "$OUT/torch_cuda.json" 2> "$OUT/torch_cuda.err"

@@ -68,9 +68,25 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     allocator::keep_large_blocks();
+    quiet_device_failures();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let result = match cli.command {
+    let hint = cli.command.out_of_memory_hint();
+    let during = || "on the device".to_string();
+    let result = fcn::device::catch_failure(&during, hint, || run(cli.command, &matches))
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    match command {
         Command::Bench(args) => bench::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Demo(args) => demo::run(&args),
@@ -87,12 +103,30 @@ fn main() -> std::process::ExitCode {
         Command::Segment(args) => segment::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Upsample(args) => upsample::run(&args),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+    }
+}
+
+impl Command {
+    /// What to make smaller when this command runs out of device memory.
+    fn out_of_memory_hint(&self) -> &'static str {
+        match self {
+            Command::Eval(_) | Command::Segment(_) | Command::Serve(_) => {
+                "try a smaller --tile (images with a longer side run in tiles of it)"
+            }
+            _ => "try a smaller --batch-size (or --crop, --size)",
         }
     }
+}
+
+/// A device failure that Burn raises as a panic (an allocation that failed, met
+/// when a tensor is read) becomes an error naming what to shrink (see
+/// `fcn::device::catch_failure`); the panic's own message would only repeat it.
+fn quiet_device_failures() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = fcn::device::panic_message(info.payload());
+        if !message.is_some_and(|m| fcn::device::is_device_failure(&m)) {
+            default(info);
+        }
+    }));
 }

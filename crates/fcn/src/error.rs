@@ -40,6 +40,16 @@ pub enum FcnError {
         epoch: usize,
         last_good: String,
     },
+    /// The device ran out of memory for a step; `hint` says what to make smaller.
+    #[error("the GPU ran out of memory {during} ({detail}): {hint}")]
+    OutOfMemory {
+        during: String,
+        detail: String,
+        hint: String,
+    },
+    /// The device failed to run a step for another reason.
+    #[error("the device failed {during}: {detail}")]
+    Device { during: String, detail: String },
     /// A run's state or resume point that cannot be read or written.
     #[error("{}: {what}: {error}", path.display())]
     Record {

@@ -22,7 +22,13 @@ use ndarray::ArrayD;
 /// gradient or an f16 BatchNorm lands far beyond it.
 const FACTOR: f64 = 4.0;
 
-const REDUCED: [Precision; 2] = [Precision::F16, Precision::Bf16];
+/// The unit roundoff of `p`: a loss cannot be expected closer than one rounding.
+fn roundoff(p: Precision) -> f64 {
+    match p {
+        Precision::F16 => 2f64.powi(-11),
+        _ => 2f64.powi(-8),
+    }
+}
 
 /// PyTorch autocast's largest deviation from f32 for `what` at `p`.
 fn bound(g: &Golden, p: Precision, what: &str) -> f64 {
@@ -64,7 +70,7 @@ fn half_precision_logits_are_as_close_to_pytorch_as_autocast() {
     let want = npy(&g, "fcn_d2l.logits.npy");
     let full = model(&g, Precision::F32, &device).logits(input.view());
     let full = full.unwrap().into_dyn();
-    for p in REDUCED {
+    for p in common::reduced_precisions(&device) {
         let logits = model(&g, p, &device)
             .logits(input.view())
             .unwrap()
@@ -95,18 +101,15 @@ fn batch(g: &Golden, device: &Device) -> (Tensor<4>, Tensor<3, Int>) {
 #[test]
 fn a_half_precision_training_step_is_as_close_to_pytorch_as_autocast() {
     let (g, device) = (small_golden(), common::test_device());
-    for p in REDUCED {
+    for p in common::reduced_precisions(&device) {
         let net = model(&g, p, &device).net.train();
         let (x, y) = batch(&g, &device);
         let loss = fcn::loss::cross_entropy(net.forward(x), y, net.kernels());
         let value: f32 = loss.clone().into_scalar();
         let want = g.meta()["train_step"]["loss"].as_f64().unwrap();
         let err = (value as f64 - want).abs();
-        assert!(
-            err <= FACTOR * bound(&g, p, "loss"),
-            "{} loss {value} vs {want}",
-            p.name()
-        );
+        let allowed = FACTOR * bound(&g, p, "loss").max(roundoff(p) * want);
+        assert!(err <= allowed, "{} loss {value} vs {want}", p.name());
 
         // bf16 runs without a scale; f16's is applied and removed.
         let mut scale = LossScale::for_precision(p);

@@ -12,10 +12,15 @@ use super::progress::Progress;
 use super::run_dir::EpochRecord;
 use crate::data::Split;
 use crate::data::loader::{Augmentation, AugmentedSplit, Batch, Loader};
+use crate::device;
 use crate::error::{FcnError, Result};
 use crate::infer::{self, TileOptions};
 use crate::model::{Fcn, FcnConfig, FcnNet};
 use crate::precision::{self, LossScale};
+
+/// What to do when a step runs out of device memory.
+pub(super) const HINT: &str = "try a smaller --batch-size or --crop; the run directory keeps \
+    its last finished epoch (--resume continues from it)";
 
 /// The training data as batches, and what the schedule needs to know of it.
 pub(super) struct Batches {
@@ -147,9 +152,14 @@ impl Epochs<'_> {
                 continue;
             }
             let t = Instant::now();
+            let [_, _, h, w] = batch.images.dims();
+            let during = || format!("in a training step of {n} images of {h}×{w} (epoch {epoch})");
             let weights = batches.weights.as_ref();
-            let (loss, (correct, counted)) = loss_and_hits(&net, batch, weights, config.aux_weight);
-            let value: f32 = loss.clone().into_scalar();
+            let (loss, value, (correct, counted)) = device::catch_failure(&during, HINT, || {
+                let (loss, hits) = loss_and_hits(&net, batch, weights, config.aux_weight);
+                let value: f32 = loss.clone().into_scalar();
+                (loss, value, hits)
+            })?;
             if !value.is_finite() {
                 return Err(FcnError::Diverged {
                     value,
@@ -158,9 +168,13 @@ impl Epochs<'_> {
                 });
             }
             let lr = learning_rate(config, *steps, total);
-            if let Some(grads) = precision::gradients(loss, &net, self.scale.as_mut()) {
-                net = optimizer.step(lr, net, grads);
-            }
+            let scale = self.scale.as_mut();
+            net = device::catch_failure(&during, HINT, || {
+                match precision::gradients(loss, &net, scale) {
+                    Some(grads) => optimizer.step(lr, net, grads),
+                    None => net,
+                }
+            })?;
             *steps += 1;
             totals.loss += value as f64;
             totals.batches += 1;

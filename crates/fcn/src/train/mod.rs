@@ -71,10 +71,15 @@ pub fn train(
             progress,
         )?;
         net = trained;
-        let val = epoch::validate(&net, &meta, &device, val.as_ref(), progress)?;
+        let during = || format!("after epoch {epoch} (validating and saving it)");
+        let val = crate::device::catch_failure(&during, epoch::HINT, || {
+            epoch::validate(&net, &meta, &device, val.as_ref(), progress)
+        })??;
         let record = totals.record(epoch, val, started);
         state.history.push(record.clone());
-        run_dir::save_epoch(&dir, &net, &optimizer, &state, &meta, &device)?;
+        crate::device::catch_failure(&during, epoch::HINT, || {
+            run_dir::save_epoch(&dir, &net, &optimizer, &state, &meta, &device)
+        })??;
         progress.epoch_end(&record);
     }
     Ok(Fcn::from_net(net.valid(), meta, &device))

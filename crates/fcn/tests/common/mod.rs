@@ -105,6 +105,23 @@ pub fn test_device() -> burn::tensor::Device {
     }
 }
 
+/// The reduced precisions `device` computes in (the CPU: f16 and bf16; lavapipe:
+/// f16 only, its bf16 has no arithmetic), the others named on stderr.
+#[allow(dead_code)]
+pub fn reduced_precisions(device: &burn::tensor::Device) -> Vec<fcn::precision::Precision> {
+    use fcn::precision::Precision;
+    let all = [Precision::F16, Precision::Bf16];
+    let (ok, not): (Vec<_>, Vec<_>) = all.into_iter().partition(|p| p.check(device).is_ok());
+    for p in not {
+        eprintln!("{}: not computed by this device, not tested", p.name());
+    }
+    assert!(
+        !ok.is_empty(),
+        "the device computes in neither f16 nor bf16"
+    );
+    ok
+}
+
 /// A golden `.npy` array of the set.
 pub fn npy(g: &Golden, name: &str) -> ndarray::ArrayD<f32> {
     ndarray_npy::read_npy(g.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
