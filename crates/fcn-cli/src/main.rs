@@ -72,7 +72,8 @@ fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let hint = cli.command.out_of_memory_hint();
-    let during = || "on the device".to_string();
+    let name = matches.subcommand_name().unwrap_or("fcn").to_string();
+    let during = || format!("in `fcn {name}`");
     let result = fcn::device::catch_failure(&during, hint, || run(cli.command, &matches))
         .map_err(anyhow::Error::from)
         .and_then(|r| r);

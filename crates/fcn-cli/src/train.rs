@@ -24,9 +24,8 @@ const DEFAULT_CROP: &str = "320x480";
 
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
-/// is fine, so the first command line can be run again with `--resume`) unless the
-/// library lets it change (`--precision` may).
-const RUN_FLAGS: [(&str, &str); 19] = [
+/// is fine, so the first command line can be run again with `--resume`).
+const RUN_FLAGS: [(&str, &str); 18] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -45,7 +44,6 @@ const RUN_FLAGS: [(&str, &str); 19] = [
     ("aux_weight", "aux_weight"),
     ("seed", "seed"),
     ("skip_bad", "skip_bad"),
-    ("precision", "precision"),
 ];
 
 #[derive(clap::Args)]
@@ -263,6 +261,8 @@ pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
         let saved = fcn::train::resume_config(&run_dir, given("epochs").then_some(args.epochs))?;
         let mut c = with_given_flags(saved, &new_config(args), &given)?;
         c.workers = args.threads.unwrap_or(2).max(1);
+        // Like --device, each invocation says what it computes in.
+        c.precision = args.device.precision;
         c
     } else {
         new_config(args)

@@ -21,8 +21,8 @@ use burn::backend::Dispatch;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, FloatDType, Int, Tensor};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
@@ -39,7 +39,10 @@ pub enum Kernels {
     Burn,
     /// Burn's built-in ops, with every convolution computed in this reduced type
     /// from f32 inputs and weights and its output cast back to f32: mixed precision
-    /// (see [`crate::precision`]).
+    /// (see [`crate::precision`]). The transposed convolutions stay f32: Burn's GPU
+    /// kernels accumulate in the type they compute in, and the ×32 upsampling sums
+    /// thousands of products per output (in f16 that took an FCN's class-score
+    /// gradient 11× further from PyTorch's than autocast lands; in f32, 4×).
     Mixed(FloatDType),
 }
 
@@ -72,11 +75,11 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     y
 }
 
-/// `conv`'s forward pass.
+/// `conv`'s forward pass (in f32 under [`Kernels::Mixed`] too).
 pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     flops::conv_transpose(x.dims(), conv.weight.dims());
     if !on_tconv(&x, kernels) {
-        return burn_conv_transpose(conv, x, kernels);
+        return conv.forward(x);
     }
     let params = ConvTranspose2dParams {
         stride: conv.stride,
@@ -103,23 +106,6 @@ fn burn_conv(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
     let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val().cast(dtype));
     burn_conv2d(x.cast(dtype), conv.weight.val().cast(dtype), bias, options).cast(FloatDType::F32)
-}
-
-/// `conv` on Burn's ops, in the reduced type of [`Kernels::Mixed`].
-fn burn_conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
-    let Kernels::Mixed(dtype) = kernels else {
-        return conv.forward(x);
-    };
-    let options = ConvTransposeOptions::new(
-        conv.stride,
-        conv.padding,
-        conv.padding_out,
-        conv.dilation,
-        conv.groups,
-    );
-    let bias = conv.bias.as_ref().map(|b| b.val().cast(dtype));
-    let w = conv.weight.val().cast(dtype);
-    burn_conv_transpose2d(x.cast(dtype), w, bias, options).cast(FloatDType::F32)
 }
 
 /// `[top, left]` when the padding is the same on both sides (Burn's `Same` pads

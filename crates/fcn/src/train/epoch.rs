@@ -19,8 +19,8 @@ use crate::model::{Fcn, FcnConfig, FcnNet};
 use crate::precision::{self, LossScale};
 
 /// What to do when a step runs out of device memory.
-pub(super) const HINT: &str = "try a smaller --batch-size or --crop; the run directory keeps \
-    its last finished epoch (--resume continues from it)";
+pub(super) const HINT: &str =
+    "try a smaller --batch-size or --crop; a run resumes (--resume) from its last finished epoch";
 
 /// The training data as batches, and what the schedule needs to know of it.
 pub(super) struct Batches {
@@ -153,7 +153,7 @@ impl Epochs<'_> {
             }
             let t = Instant::now();
             let [_, _, h, w] = batch.images.dims();
-            let during = || format!("in a training step of {n} images of {h}×{w} (epoch {epoch})");
+            let during = || format!("in epoch {epoch}'s training step of {n} images of {h}×{w}");
             let weights = batches.weights.as_ref();
             let (loss, value, (correct, counted)) = device::catch_failure(&during, HINT, || {
                 let (loss, hits) = loss_and_hits(&net, batch, weights, config.aux_weight);
