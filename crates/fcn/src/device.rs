@@ -50,14 +50,9 @@ fn cpu() -> Selected {
 /// on Vulkan: "can't allocate buffer of size", cubecl's "out of device memory").
 pub fn is_out_of_memory(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    [
-        "can't allocate",
-        "out of device memory",
-        "out of memory",
-        "outofmemory",
-    ]
-    .iter()
-    .any(|needle| m.contains(needle))
+    ["can't allocate", "out of memory", "outofmemory"]
+        .iter()
+        .any(|needle| m.contains(needle))
 }
 
 /// What a device failure's message says in one line: the allocation that failed

@@ -4,8 +4,9 @@
 //! move between CPU and GPU runs unchanged), each convolution casts its input and
 //! weights down and its output back up, and BatchNorm, the loss and the optimiser see
 //! f32. Unlike autocast, the transposed convolutions (the upsampling) stay f32 too:
-//! Burn's GPU kernels accumulate in the reduced type (see [`Kernels::Mixed`]). The casts are differentiable, so the gradients reach the f32 parameters. With
-//! f16, whose range is narrow, training scales the loss ([`LossScale`]) so small
+//! Burn's GPU kernels accumulate in the reduced type (see [`Kernels::Mixed`]). The
+//! casts are differentiable, so the gradients reach the f32 parameters. With f16,
+//! whose range is narrow, training scales the loss ([`LossScale`]) so small
 //! gradients do not flush to zero.
 
 use burn::module::{ModuleVisitor, Param};
