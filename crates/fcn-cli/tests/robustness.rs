@@ -159,6 +159,10 @@ fn impossible_settings_are_refused_by_name() {
         "--weight-decay",
     );
     fails_with(
+        &["train", "--data", s(&data), "--out", o, "--aux-weight=NaN"],
+        "--aux-weight must be zero or positive",
+    );
+    fails_with(
         &[
             "train",
             "--data",

@@ -129,6 +129,9 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad("--weight-decay must be zero or positive");
         }
+        if !(self.aux_weight.is_finite() && self.aux_weight >= 0.0) {
+            return bad("--aux-weight must be zero or positive");
+        }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad("--momentum must be in [0, 1)");
         }
