@@ -15,6 +15,15 @@ use fcn::train::{EpochRecord, Progress, TrainConfig};
 const TIMED_TRAIN_IMAGES: usize = 64;
 const TIMED_VAL_IMAGES: usize = 16;
 
+/// How many images the demo trains on, scores after each epoch and scores at the
+/// end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counts {
+    pub train: usize,
+    pub val_each_epoch: usize,
+    pub held_out: usize,
+}
+
 /// Measured seconds per image on this machine.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Costs {
@@ -30,26 +39,26 @@ pub struct Costs {
 }
 
 impl Costs {
-    /// One epoch of `train` images validated on `val`, images already decoded.
-    pub fn epoch(&self, train: usize, val: usize) -> f64 {
-        self.train * train as f64 + self.val * val as f64 + self.checkpoint
+    /// One epoch, images already decoded.
+    pub fn epoch(&self, n: Counts) -> f64 {
+        self.train * n.train as f64 + self.val * n.val_each_epoch as f64 + self.checkpoint
     }
 
-    /// The first epoch's decoding of every image, on top of [`Costs::epoch`].
-    pub fn first_epoch_extra(&self, train: usize, val: usize) -> f64 {
-        self.first_sight * (train + val) as f64
+    /// Decoding every image once (the first epoch and the final scoring read each
+    /// from disk; later reads come from memory).
+    pub fn decoding(&self, n: Counts) -> f64 {
+        self.first_sight * (n.train + n.held_out) as f64
     }
 
-    /// After training: the evaluation, a few segmented images and the report.
-    pub fn finish(&self, val: usize) -> f64 {
-        1.2 * self.val * val as f64 + 1.0
+    /// After training: scoring every held-out image, a few segmented images and the
+    /// report.
+    pub fn finish(&self, n: Counts) -> f64 {
+        1.2 * self.val * n.held_out as f64 + 1.0
     }
 
     /// Training `epochs` epochs and finishing.
-    pub fn seconds_for(&self, epochs: usize, train: usize, val: usize) -> f64 {
-        self.first_epoch_extra(train, val)
-            + epochs as f64 * self.epoch(train, val)
-            + self.finish(val)
+    pub fn seconds_for(&self, epochs: usize, n: Counts) -> f64 {
+        self.decoding(n) + epochs as f64 * self.epoch(n) + self.finish(n)
     }
 }
 
@@ -94,15 +103,8 @@ pub fn measure(
 }
 
 /// The epochs that fit in `seconds_left`, at least `min` and at most `max`.
-pub fn epochs(
-    costs: &Costs,
-    train: usize,
-    val: usize,
-    seconds_left: f64,
-    min: usize,
-    max: usize,
-) -> usize {
-    let fit = ((seconds_left - costs.seconds_for(0, train, val)) / costs.epoch(train, val)).floor();
+pub fn epochs(costs: &Costs, n: Counts, seconds_left: f64, min: usize, max: usize) -> usize {
+    let fit = ((seconds_left - costs.seconds_for(0, n)) / costs.epoch(n)).floor();
     if fit.is_finite() && fit > 0.0 {
         (fit as usize).clamp(min, max)
     } else {
@@ -167,17 +169,19 @@ mod tests {
             first_sight: 0.001,
             checkpoint: 0.5,
         };
-        // An epoch: 1600 × 0.01 + 400 × 0.005 + 0.5 = 18.5 s; decoding 2000 × 0.001
-        // = 2 s; finishing: 1.2 × 2 + 1 = 3.4 s.
-        assert_eq!(costs.epoch(1600, 400), 18.5);
-        assert!((costs.seconds_for(7, 1600, 400) - (2.0 + 18.5 * 7.0 + 3.4)).abs() < 1e-9);
-        assert_eq!(epochs(&costs, 1600, 400, 3.4 + 2.0 + 18.5 * 7.5, 3, 14), 7);
-        assert_eq!(
-            epochs(&costs, 1600, 400, 3.4 + 2.0 + 18.5 * 7.0 - 0.01, 3, 14),
-            6
-        );
-        assert_eq!(epochs(&costs, 1600, 400, 1000.0, 3, 14), 14);
-        assert_eq!(epochs(&costs, 1600, 400, 10.0, 3, 14), 3);
-        assert_eq!(epochs(&costs, 1600, 400, -5.0, 3, 14), 3);
+        let n = Counts {
+            train: 1600,
+            val_each_epoch: 100,
+            held_out: 400,
+        };
+        // An epoch: 1600 × 0.01 + 100 × 0.005 + 0.5 = 17 s; decoding 2000 × 0.001
+        // = 2 s; finishing: 1.2 × 400 × 0.005 + 1 = 3.4 s.
+        assert_eq!(costs.epoch(n), 17.0);
+        assert!((costs.seconds_for(7, n) - (2.0 + 17.0 * 7.0 + 3.4)).abs() < 1e-9);
+        assert_eq!(epochs(&costs, n, 3.4 + 2.0 + 17.0 * 7.5, 3, 14), 7);
+        assert_eq!(epochs(&costs, n, 3.4 + 2.0 + 17.0 * 7.0 - 0.01, 3, 14), 6);
+        assert_eq!(epochs(&costs, n, 1000.0, 3, 14), 14);
+        assert_eq!(epochs(&costs, n, 10.0, 3, 14), 3);
+        assert_eq!(epochs(&costs, n, -5.0, 3, 14), 3);
     }
 }
