@@ -3,6 +3,7 @@
 
 use std::io::Cursor;
 
+use axum::http::StatusCode;
 use base64::Engine;
 use fcn::Fcn;
 use fcn::data::colormap::{voc_color, voc_palette};
@@ -36,6 +37,22 @@ impl Format {
     }
 }
 
+/// What a client or the operator can shrink when an image does not fit in the
+/// device's memory.
+const OUT_OF_MEMORY_HINT: &str = "send a smaller image, or start the server with a smaller --tile (larger images run in tiles of it)";
+
+/// A failed inference as the API reports it: running out of device memory is 503
+/// (the server is up, and a smaller image or a quieter moment may fit), naming the
+/// image and what to shrink; anything else is a 500.
+fn inference_error(e: fcn::FcnError) -> ApiError {
+    match e {
+        e @ fcn::FcnError::OutOfMemory { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        e => ApiError::internal(format!("inference failed: {e}")),
+    }
+}
+
 /// A finished job's answer.
 pub struct Answer {
     pub content_type: &'static str,
@@ -55,8 +72,12 @@ pub fn segment(
         tile,
         overlap: tile / 8,
     };
-    let mask = infer::predict(model, &image, opts)
-        .map_err(|e| ApiError::internal(format!("inference failed: {e}")))?;
+    let during = || format!("segmenting an image of {width}×{height}");
+    let mask = fcn::device::catch_failure(&during, OUT_OF_MEMORY_HINT, || {
+        infer::predict(model, &image, opts)
+    })
+    .and_then(|r| r)
+    .map_err(inference_error)?;
     let png = || {
         encode_palette_png(&mask, &voc_palette())
             .map_err(|e| ApiError::internal(format!("cannot encode the mask: {e}")))
@@ -111,4 +132,31 @@ fn summary(
         "classes": classes,
         "mask_png_base64": base64::engine::general_purpose::STANDARD.encode(png),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device that ran out of memory answers 503 with the image, the failed
+    /// allocation and what to shrink; another failure stays a 500.
+    #[test]
+    fn out_of_memory_is_503_naming_the_image_and_the_cure() {
+        let message = "can't allocate buffer of size: 1073741824";
+        let during = "segmenting an image of 4096×4096";
+        let oom = fcn::device::failure(message, during, OUT_OF_MEMORY_HINT);
+        let e = inference_error(oom);
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            e.message,
+            "the GPU ran out of memory segmenting an image of 4096×4096 (an allocation of 1024 \
+             MiB failed): send a smaller image, or start the server with a smaller --tile \
+             (larger images run in tiles of it)"
+        );
+        let other = fcn::device::failure("Execution(lost)", during, OUT_OF_MEMORY_HINT);
+        assert_eq!(
+            inference_error(other).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }
