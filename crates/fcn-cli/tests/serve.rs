@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::{fcn, s, text, tmp};
 use reqwest::blocking::{Client, Response, multipart};
-use server::{Server, small_weights, voc_image};
+use server::{Server, picture, png_bytes, small_weights, voc_image};
 
 fn client() -> Client {
     Client::builder()
@@ -41,23 +41,6 @@ fn png_indices(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let frame = reader.next_frame(&mut buf).unwrap();
     buf.truncate(frame.buffer_size());
     (frame.width, frame.height, buf)
-}
-
-fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A textured image, so neither PNG nor the network has an easy time.
-fn picture(w: u32, h: u32) -> image::RgbImage {
-    image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 7 % 256) as u8,
-            (y * 5 % 256) as u8,
-            ((x ^ y) % 256) as u8,
-        ])
-    })
 }
 
 fn error_of(r: Response) -> (u16, String) {

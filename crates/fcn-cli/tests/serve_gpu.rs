@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{fcn, s, text, tmp};
 use reqwest::blocking::Client;
-use server::Server;
+use server::{Server, picture, png_bytes};
 
 fn on_gpu() -> bool {
     match std::env::var("FCN_TEST_DEVICE").as_deref() {
@@ -49,13 +49,6 @@ fn full_width_weights(dir: &std::path::Path) -> std::path::PathBuf {
     run.join("model.safetensors")
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 #[test]
 fn running_out_of_gpu_memory_answers_503_and_the_server_goes_on() {
     if !on_gpu() {
@@ -77,7 +70,7 @@ fn running_out_of_gpu_memory_answers_503_and_the_server_goes_on() {
             .send()
             .expect("the server answers")
     };
-    let r = post(png(4096, 4096));
+    let r = post(png_bytes(&picture(4096, 4096)));
     let status = r.status().as_u16();
     let body: serde_json::Value = r.json().expect("a JSON error body");
     let message = body["error"].as_str().unwrap_or_default();
@@ -90,7 +83,7 @@ fn running_out_of_gpu_memory_answers_503_and_the_server_goes_on() {
         ),
         "{message}"
     );
-    let r = post(png(96, 128));
+    let r = post(png_bytes(&picture(96, 128)));
     assert_eq!(r.status().as_u16(), 200, "{:?}", server.log());
     assert_eq!(r.headers()["content-type"], "image/png");
     let log = server.log();
