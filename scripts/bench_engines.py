@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pytorch import Fcn8s, Fcn16s, fcn_net, median_ms, tv_fcn50  # noqa: E402
+from bench_pytorch import Fcn8s, Fcn16s, fcn_net, median_ms, tv_fcn50, tv_fcn101  # noqa: E402
 
 # name, network builder, input shape: the inference cases of `fcn bench`.
 CASES = [
@@ -25,6 +25,9 @@ CASES = [
     ("fcn16s_infer_b1", Fcn16s, (1, 3, 320, 480)),
     ("fcn8s_infer_b1", Fcn8s, (1, 3, 320, 480)),
     ("tv_fcn50_infer_b1", tv_fcn50, (1, 3, 520, 520)),
+    ("fcn34_infer_b1", lambda: fcn_net(depth=34), (1, 3, 320, 480)),
+    ("fcn50_infer_b1", lambda: fcn_net(depth=50), (1, 3, 320, 480)),
+    ("tv_fcn101_infer_b1", tv_fcn101, (1, 3, 520, 520)),
 ]
 
 

@@ -47,11 +47,13 @@ def median_ms(run):
     return times[len(times) // 2]
 
 
-def fcn_net(num_classes=21):
+def fcn_net(num_classes=21, depth=18):
+    """The textbook's FCN-32s on torchvision's ResNet-`depth`."""
     import torchvision
-    backbone = torchvision.models.resnet18(weights=None)
+    backbone = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    channels = backbone.fc.in_features
     net = torch.nn.Sequential(*list(backbone.children())[:-2])
-    net.add_module("final_conv", torch.nn.Conv2d(512, num_classes, kernel_size=1))
+    net.add_module("final_conv", torch.nn.Conv2d(channels, num_classes, kernel_size=1))
     net.add_module(
         "transpose_conv",
         torch.nn.ConvTranspose2d(num_classes, num_classes, kernel_size=64, padding=16, stride=32),
@@ -114,11 +116,12 @@ def conv_flops(net, x):
     return total[0]
 
 
-def tv_fcn50():
-    """torchvision's fcn_resnet50 (aux head included, as fcn's bench builds it), returning 'out'."""
+def tv_fcn50(depth=50):
+    """torchvision's fcn_resnet50 (or 101; aux head included, as fcn's bench builds it), returning 'out'."""
     import torchvision
 
-    net = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
+    build = getattr(torchvision.models.segmentation, f"fcn_resnet{depth}")
+    net = build(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
 
     class Out(torch.nn.Module):
         def __init__(self):
@@ -131,17 +134,33 @@ def tv_fcn50():
     return Out()
 
 
+def tv_fcn101():
+    return tv_fcn50(depth=101)
+
+
+# prefix, builder: the textbook-size networks of `fcn bench` (320x480).
+ARCHS = (
+    ("fcn", fcn_net),
+    ("fcn16s", Fcn16s),
+    ("fcn8s", Fcn8s),
+    ("fcn34", lambda: fcn_net(depth=34)),
+    ("fcn50", lambda: fcn_net(depth=50)),
+)
+# The training cases `fcn bench` has on the CPU.
+TRAINED = ("fcn", "fcn16s", "fcn8s", "fcn50")
+
+
 def model_rows(wanted, device="cpu"):
     rows = []
-    for prefix, build in (("fcn", fcn_net), ("fcn16s", Fcn16s), ("fcn8s", Fcn8s)):
+    for prefix, build in ARCHS:
         rows += arch_rows(prefix, build, wanted, device)
-    name = "tv_fcn50_infer_b1"
-    if wanted(name):
-        net = tv_fcn50().eval().to(device)
-        x = torch.rand(1, 3, 520, 520, device=device)
-        with torch.no_grad():
-            ms = median_ms(lambda: net(x))
-        rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
+    for name, build in (("tv_fcn50_infer_b1", tv_fcn50), ("tv_fcn101_infer_b1", tv_fcn101)):
+        if wanted(name):
+            net = build().eval().to(device)
+            x = torch.rand(1, 3, 520, 520, device=device)
+            with torch.no_grad():
+                ms = median_ms(lambda: net(x))
+            rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
     return rows
 
 
@@ -156,7 +175,7 @@ def arch_rows(prefix, build, wanted, device):
         with torch.no_grad():
             ms = median_ms(lambda: net(x))
         rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
-    for batch in (8, 32) if device == "cuda" and prefix == "fcn" else (8,):
+    for batch in (8, 32) if device == "cuda" and prefix == "fcn" else (8,) if prefix in TRAINED else ():
         name = f"{prefix}_train_b{batch}"
         if not wanted(name):
             continue

@@ -124,6 +124,9 @@ pub fn names(gpu: bool) -> Vec<&'static str> {
     }
     names.extend(["fcn16s_infer_b1", "fcn16s_train_b8"]);
     names.extend(["fcn8s_infer_b1", "fcn8s_train_b8", "tv_fcn50_infer_b1"]);
+    // The deeper backbones: BasicBlock (34), Bottleneck (50, 101).
+    names.extend(["fcn34_infer_b1", "fcn50_infer_b1", "fcn50_train_b8"]);
+    names.push("tv_fcn101_infer_b1");
     names
 }
 
@@ -261,13 +264,31 @@ impl Network {
         }
     }
 
-    /// torchvision's `fcn_resnet50` (with its aux head, unused in inference) at
-    /// torchvision's evaluation size, 520×520.
-    fn torchvision() -> Self {
+    /// The textbook's FCN-32s on ResNet-`depth` (34, 50), on VOC's 320×480 crops.
+    fn textbook_deeper(depth: usize) -> Self {
         Self {
-            config: FcnConfig::torchvision(50),
+            config: FcnConfig {
+                depth,
+                ..FcnConfig::default()
+            },
+            size: (320, 480),
+            prefix: match depth {
+                34 => "fcn34",
+                _ => "fcn50",
+            },
+        }
+    }
+
+    /// torchvision's `fcn_resnet<depth>` (50, 101; with its aux head, unused in
+    /// inference) at torchvision's evaluation size, 520×520.
+    fn torchvision(depth: usize) -> Self {
+        Self {
+            config: FcnConfig::torchvision(depth),
             size: (520, 520),
-            prefix: "tv_fcn50",
+            prefix: match depth {
+                101 => "tv_fcn101",
+                _ => "tv_fcn50",
+            },
         }
     }
 
@@ -387,7 +408,10 @@ pub fn run(options: &BenchOptions, mut done: impl FnMut(&BenchRow)) -> Vec<Bench
         Network::textbook(Arch::Fcn32s),
         Network::textbook(Arch::Fcn16s),
         Network::textbook(Arch::Fcn8s),
-        Network::torchvision(),
+        Network::torchvision(50),
+        Network::textbook_deeper(34),
+        Network::textbook_deeper(50),
+        Network::torchvision(101),
     ];
     for network in &networks {
         for batch in [1, 8] {
