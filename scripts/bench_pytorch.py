@@ -116,8 +116,8 @@ def conv_flops(net, x):
     return total[0]
 
 
-def tv_fcn50(depth=50):
-    """torchvision's fcn_resnet50 (or 101; aux head included, as fcn's bench builds it), returning 'out'."""
+def tv_fcn(depth):
+    """torchvision's fcn_resnet<depth> (aux head included, as fcn's bench builds it), returning 'out'."""
     import torchvision
 
     build = getattr(torchvision.models.segmentation, f"fcn_resnet{depth}")
@@ -134,8 +134,12 @@ def tv_fcn50(depth=50):
     return Out()
 
 
+def tv_fcn50():
+    return tv_fcn(50)
+
+
 def tv_fcn101():
-    return tv_fcn50(depth=101)
+    return tv_fcn(101)
 
 
 # prefix, builder: the textbook-size networks of `fcn bench` (320x480).
@@ -175,7 +179,8 @@ def arch_rows(prefix, build, wanted, device):
         with torch.no_grad():
             ms = median_ms(lambda: net(x))
         rows.append((name, ms, conv_flops(net, x) / ms / 1e6))
-    for batch in (8, 32) if device == "cuda" and prefix == "fcn" else (8,) if prefix in TRAINED else ():
+    batches = (8, 32) if device == "cuda" and prefix == "fcn" else (8,)
+    for batch in batches if prefix in TRAINED else ():
         name = f"{prefix}_train_b{batch}"
         if not wanted(name):
             continue

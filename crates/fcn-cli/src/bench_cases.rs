@@ -274,7 +274,8 @@ impl Network {
             size: (320, 480),
             prefix: match depth {
                 34 => "fcn34",
-                _ => "fcn50",
+                50 => "fcn50",
+                _ => unreachable!("no FCN-32s bench case on ResNet-{depth}"),
             },
         }
     }
@@ -286,8 +287,9 @@ impl Network {
             config: FcnConfig::torchvision(depth),
             size: (520, 520),
             prefix: match depth {
+                50 => "tv_fcn50",
                 101 => "tv_fcn101",
-                _ => "tv_fcn50",
+                _ => unreachable!("no torchvision FCN bench case on ResNet-{depth}"),
             },
         }
     }
