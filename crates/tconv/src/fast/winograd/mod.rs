@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::gemm::{Mat, Parallelism, matmul};
 use super::lowered::SharedOut;
 use crate::shape::Geometry;
-use tiles::{TileRange, gather, scatter};
+use tiles::{RunScratch, TileRange, transform_patches, write_tiles};
 pub use transform::Tile;
 
 /// One convolution: `[batch, channels, height, width]` images and
@@ -172,18 +172,21 @@ pub(crate) fn plan(p: Conv3x3, inference: bool) -> Option<Conv3x3> {
 
 /// Which tile beats im2col + gemm, if one does: from `cargo run --release -p tconv
 /// --example conv3x3_table` on a 2-core AMD EPYC (README). F(4×4, 3×3) with 64
-/// channels or more both ways and at least 128 of its tiles (ResNet-18's layer1 and
-/// layer2 at 320×480, layer3 in batches); else F(2×2, 3×3), whose filters transform
-/// into 16 planes instead of 36, with 128 channels or more and at least 128 of its
-/// tiles (layer3 of one image, layer4 in batches). Fewer channels leave the
-/// transforms a larger share than the products save; fewer tiles leave too few
-/// columns to amortise the transformed filters.
+/// channels or more both ways and at least 256 of its tiles (ResNet-18's layer1 at
+/// 320×480, layer1–3 in batches, fcn_resnet50's dilated layers at 520×520); else
+/// F(2×2, 3×3), whose filters transform into 16 planes instead of 36, with 32
+/// channels or more and at least 128 of its tiles, 8 or more across (layer2 and
+/// layer3 of one image, layer4 in batches). Fewer channels leave the transforms a
+/// larger share than the products save; fewer tiles leave too few columns to
+/// amortise the transformed filters, and short rows of them short vectors for the
+/// transforms (8×12 images in batches of 8 ran 0.75× as fast as im2col + gemm).
 fn pays(p: &Conv3x3) -> Option<Tile> {
     let tiles = |tile| Conv3x3 { tile, ..*p }.tiles();
+    let across = |tile| Conv3x3 { tile, ..*p }.tile_grid()[1];
     let channels_at_least = |c: usize| p.channels >= c && p.out_channels >= c;
-    if channels_at_least(64) && tiles(Tile::F4) >= 128 {
+    if channels_at_least(64) && tiles(Tile::F4) >= 256 {
         Some(Tile::F4)
-    } else if channels_at_least(128) && tiles(Tile::F2) >= 128 {
+    } else if channels_at_least(32) && tiles(Tile::F2) >= 128 && across(Tile::F2) >= 8 {
         Some(Tile::F2)
     } else {
         None
@@ -211,7 +214,8 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
             let outs = op * block..((op + 1) * block).min(p.out_channels);
             // The transforms run as compiled for the baseline: built for AVX-512
             // through `simd::wide` they measured slower (3.0–3.6 against 2.7 ms for
-            // layer1's shape, the stride-4 gathers and scatters among them).
+            // layer1's shape, with patch-by-patch gathers), and no faster since the
+            // transforms read whole input rows (2026-12-03).
             if s.transformed != Some(tp) {
                 transform_inputs(p, img, &tiles, s);
                 s.transformed = Some(tp);
@@ -288,37 +292,71 @@ fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> 
 
 /// A thread's buffers, reused across its pieces.
 struct Scratch {
-    patch: Vec<f32>,
-    half: Vec<f32>,
+    b: Buffers,
+    /// A row of padding for [`RunScratch`].
+    zeros: Vec<f32>,
+    /// The block of tiles whose transformed inputs `b.v` holds.
+    transformed: Option<usize>,
+}
+
+/// The buffers a thread's pieces overwrite before they read them, kept for its
+/// next convolution: zeroing fresh ones took about 4 % of the forward pass of
+/// ResNet-18's layer1 at 320×480.
+#[derive(Default)]
+struct Buffers {
+    /// A dilated run's input rows side by side, and a run's rows transformed down
+    /// the columns.
+    lines: Vec<f32>,
+    cols: Vec<f32>,
     v: Vec<f32>,
     prod: Vec<f32>,
-    y: Vec<f32>,
-    /// The block of tiles whose transformed inputs `v` holds.
-    transformed: Option<usize>,
+    half: Vec<f32>,
+    /// One row of a dilated run's outputs.
+    line: Vec<f32>,
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Buffers> = std::cell::Cell::default();
 }
 
 impl Scratch {
     fn new(p: &Conv3x3, n: usize, out_block: usize) -> Self {
-        let planes = p.tile.planes();
+        let (side, planes) = (p.tile.in_side(), p.tile.planes());
+        let width = p.tile.out_side() * n + side - p.tile.out_side();
+        let mut b = SPARE.take();
+        b.lines.resize(side * width, 0.0);
+        b.cols.resize(side * width, 0.0);
+        b.v.resize(p.channels * planes * n, 0.0);
+        b.prod.resize(out_block * planes * n, 0.0);
+        b.half.resize(planes * n, 0.0);
+        b.line.resize(p.tile.out_side() * n, 0.0);
         Self {
-            patch: vec![0.0; planes * n],
-            half: vec![0.0; planes * n],
-            v: vec![0.0; p.channels * planes * n],
-            prod: vec![0.0; out_block * planes * n],
-            y: vec![0.0; p.tile.out_side().pow(2) * n],
+            b,
+            zeros: vec![0.0; width],
             transformed: None,
         }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        SPARE.set(std::mem::take(&mut self.b));
     }
 }
 
 /// `s.v[c][6ν + ξ]`: every channel's patches of `tiles`, transformed.
 #[inline(always)]
 fn transform_inputs(p: &Conv3x3, img: &[f32], tiles: &TileRange, s: &mut Scratch) {
-    let (n, planes) = (tiles.len, p.tile.planes());
+    let per_channel = p.tile.planes() * tiles.len;
+    let b = &mut s.b;
     for c in 0..p.channels {
-        gather(p, img, c, tiles, &mut s.patch[..planes * n]);
-        let v = &mut s.v[c * planes * n..][..planes * n];
-        p.tile.input(&s.patch, &mut s.half, v, n);
+        let v = &mut b.v[c * per_channel..][..per_channel];
+        let run = RunScratch {
+            zeros: &s.zeros,
+            lines: &mut b.lines,
+            cols: &mut b.cols,
+        };
+        transform_patches(p, (img, c), tiles, run, v);
     }
 }
 
@@ -333,6 +371,7 @@ fn multiply_and_write(
     out: SharedOut,
 ) {
     let (n, c, m, planes) = (tiles.len, p.channels, outs.len(), p.tile.planes());
+    let s = &mut s.b;
     for q in 0..planes {
         let a = Mat::strided(&u[(outs.start * planes + q) * c..], m, c, planes * c);
         let b = Mat::strided(&s.v[q * n..], c, n, planes * n);
@@ -341,8 +380,8 @@ fn multiply_and_write(
     }
     for (k, o) in outs.enumerate() {
         let prod = &s.prod[k * planes * n..][..planes * n];
-        p.tile.output(prod, &mut s.half, &mut s.y, n);
-        scatter(p, o, &s.y, tiles, out);
+        p.tile.output_columns(prod, &mut s.half, n);
+        write_tiles(p, o, &s.half, tiles, &mut s.line, out);
     }
 }
 

@@ -49,45 +49,58 @@ impl TileRange {
     }
 }
 
-/// `patch[side·i + j][lane]` = the input at row `i`, column `j` of the lane's
-/// patch (0 in the padding), for channel `c`.
+/// `v[q·n + lane]`: channel `c`'s patches of `tiles`, transformed. A run's patches
+/// share their input rows, which the transform reads in place (the padding being
+/// zero); a dilated phase's every `dilation`-th column is first copied into `lines`.
 #[inline(always)]
-pub(super) fn gather(p: &Conv3x3, img: &[f32], c: usize, tiles: &TileRange, patch: &mut [f32]) {
+pub(super) fn transform_patches(
+    p: &Conv3x3,
+    (img, c): (&[f32], usize),
+    tiles: &TileRange,
+    s: RunScratch,
+    v: &mut [f32],
+) {
     let (n, side, d) = (tiles.len, p.tile.in_side(), p.dilation);
-    // Neighbouring tiles' patches start this many input columns apart.
-    let step = d * p.tile.out_side();
+    let out_side = p.tile.out_side();
     let plane = p.height * p.width;
     for run in &tiles.runs {
         let src = &img[(run.image * p.channels + c) * plane..][..plane];
-        for i in 0..side {
-            let iy = (d * (p.tile.out_side() * run.ty + i) + run.ry)
+        let width = out_side * run.len + side - out_side;
+        // The padded column of the run's first sample, and the samples inside.
+        let x0 = d * out_side * run.tx0 + run.rx;
+        let (lo, hi) = inside(x0, d, p.pad[1], p.width, width);
+        let first = (x0 + d * lo).saturating_sub(p.pad[1]);
+        let mut rows = [&s.zeros[..hi - lo]; 6];
+        let mut lines = s.lines.chunks_mut(width);
+        for (i, row) in rows.iter_mut().enumerate().take(side) {
+            let line = lines.next().expect("a line per patch row");
+            let Some(iy) = (d * (out_side * run.ty + i) + run.ry)
                 .checked_sub(p.pad[0])
-                .filter(|&y| y < p.height);
-            for j in 0..side {
-                let row = &mut patch[(side * i + j) * n + run.lane..][..run.len];
-                let Some(iy) = iy else {
-                    row.fill(0.0);
-                    continue;
-                };
-                let line = &src[iy * p.width..][..p.width];
-                // Lanes `lo..hi` read inside the row; the rest read padding.
-                let x0 = step * run.tx0 + d * j + run.rx;
-                let (lo, hi) = inside(x0, step, p.pad[1], p.width, run.len);
-                row[..lo].fill(0.0);
-                row[hi..].fill(0.0);
-                if lo == hi {
-                    continue;
-                }
-                let first = x0 + step * lo - p.pad[1];
-                for (v, x) in row[lo..hi]
-                    .iter_mut()
-                    .zip(line[first..].iter().step_by(step))
-                {
+                .filter(|&y| y < p.height)
+            else {
+                continue;
+            };
+            let src_row = &src[iy * p.width + first..];
+            if d == 1 {
+                *row = &src_row[..hi - lo];
+            } else {
+                let line = &mut line[..hi - lo];
+                for (v, x) in line.iter_mut().zip(src_row.iter().step_by(d)) {
                     *v = *x;
                 }
+                *row = line;
             }
         }
+        p.tile
+            .input(&rows[..side], lo, s.cols, (&mut v[run.lane..], n), run.len);
     }
+}
+
+/// A thread's buffers for [`transform_patches`]: `zeros` stays zero.
+pub(super) struct RunScratch<'a> {
+    pub zeros: &'a [f32],
+    pub lines: &'a mut [f32],
+    pub cols: &'a mut [f32],
 }
 
 /// The lanes `k < len` whose column `x0 + step·k − pad` lies in `0..width`.
@@ -97,32 +110,47 @@ fn inside(x0: usize, step: usize, pad: usize, width: usize, len: usize) -> (usiz
     (lo.min(hi), hi)
 }
 
-/// Writes output channel `o` of the piece's tiles from `y[side·i + j][lane]`,
-/// cutting tiles at the output's right and bottom edges.
+/// Writes output channel `o` of the piece's tiles from their products transformed
+/// down the columns (`half`, [`super::Tile::output_columns`]): each row of a run's
+/// tiles is finished side by side in `line`, then cut at the output's right and
+/// bottom edges and stored.
 #[inline(always)]
-pub(super) fn scatter(p: &Conv3x3, o: usize, y: &[f32], tiles: &TileRange, out: SharedOut) {
+pub(super) fn write_tiles(
+    p: &Conv3x3,
+    o: usize,
+    half: &[f32],
+    tiles: &TileRange,
+    line: &mut [f32],
+    out: SharedOut,
+) {
     let (n, side, d) = (tiles.len, p.tile.out_side(), p.dilation);
-    let step = d * side;
     let [oh, ow] = p.out_size();
     for run in &tiles.runs {
         let base = (run.image * p.out_channels + o) * oh * ow;
+        let x0 = d * side * run.tx0 + run.rx;
+        // Samples `0..count` of a row land inside it.
+        let count = ow.saturating_sub(x0).div_ceil(d).min(side * run.len);
         for i in 0..side {
             let oy = d * (side * run.ty + i) + run.ry;
             if oy >= oh {
                 break;
             }
-            for j in 0..side {
-                let x0 = step * run.tx0 + d * j + run.rx;
-                // Lanes `0..count` land inside the row.
-                let count = ow.saturating_sub(x0).div_ceil(step).min(run.len);
-                let row = &y[(side * i + j) * n + run.lane..][..count];
-                let dst = base + oy * ow + x0;
-                for (k, v) in row.iter().enumerate() {
-                    // SAFETY: column `x0 + step·k < ow` of row `oy < oh` of channel `o`
-                    // lies inside the output (its length is checked by `conv`), and
-                    // only this piece writes this tile's outputs; other pieces may
-                    // write other columns of the same row, so no slice is formed.
-                    unsafe { *out.get().add(dst + step * k) = *v };
+            let dst = base + oy * ow + x0;
+            let half = &half[run.lane..];
+            if d == 1 {
+                // SAFETY: columns `x0 .. x0 + count` of row `oy < oh` of channel `o`
+                // lie inside the output (its length is checked by `conv`), and only
+                // this piece writes them (other pieces write other columns of the
+                // row, through slices of their own).
+                let row = unsafe { std::slice::from_raw_parts_mut(out.get().add(dst), count) };
+                p.tile.output_row(half, n, i, row);
+            } else {
+                let line = &mut line[..count];
+                p.tile.output_row(half, n, i, line);
+                for (k, v) in line.iter().enumerate() {
+                    // SAFETY: as above, column `x0 + d·k < ow`; the phase's columns
+                    // interleave with other phases', so no slice is formed.
+                    unsafe { *out.get().add(dst + d * k) = *v };
                 }
             }
         }

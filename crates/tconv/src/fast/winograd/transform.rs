@@ -34,12 +34,22 @@ impl Tile {
         self.in_side() * self.in_side()
     }
 
-    /// `v[t·ν + ξ] = (Bᵀ·d·B)[ξ][ν]` for every lane's patch `d[t·i + j]`.
+    /// `v[(t·ν + ξ)·n + k] = (Bᵀ·d·B)[ξ][ν]` for the `len` patches lying side by side
+    /// in `t` rows of `o·len + 2` samples, patch `k` from column `o·k` (`t`, `o`:
+    /// the patch's and the tile's side). `rows[i]` holds samples `lo ..` of row `i`;
+    /// the samples outside are padding, zero. `cols` is scratch for `t` such rows.
     #[inline(always)]
-    pub fn input(self, patch: &[f32], half: &mut [f32], v: &mut [f32], n: usize) {
+    pub fn input(
+        self,
+        rows: &[&[f32]],
+        lo: usize,
+        cols: &mut [f32],
+        (v, n): (&mut [f32], usize),
+        len: usize,
+    ) {
         match self {
-            Tile::F4 => input_2d::<6>(patch, half, v, n, f4::input),
-            Tile::F2 => input_2d::<4>(patch, half, v, n, f2::input),
+            Tile::F4 => input_lines::<6, 4>(rows, lo, cols, (v, n), len, f4::input),
+            Tile::F2 => input_lines::<4, 2>(rows, lo, cols, (v, n), len, f2::input),
         }
     }
 
@@ -52,33 +62,87 @@ impl Tile {
         }
     }
 
-    /// `y[o·i + j] = (Aᵀ·M·A)[i][j]` for every lane's products `prod[t·ν + ξ]`.
+    /// `half[(o·ν + i)·n + k]`: every lane's products `prod[(t·ν + ξ)·n + k]`
+    /// transformed down each column (`Aᵀ·M`).
     #[inline(always)]
-    pub fn output(self, prod: &[f32], half: &mut [f32], y: &mut [f32], n: usize) {
+    pub fn output_columns(self, prod: &[f32], half: &mut [f32], n: usize) {
         match self {
-            Tile::F4 => output_2d::<6, 4>(prod, half, y, n, f4::output),
-            Tile::F2 => output_2d::<4, 2>(prod, half, y, n, f2::output),
+            Tile::F4 => output_columns::<6, 4>(prod, half, n, f4::output),
+            Tile::F2 => output_columns::<4, 2>(prod, half, n, f2::output),
+        }
+    }
+
+    /// `row[o·k + j] = (Aᵀ·M·A)[i][j]` for the tiles `k` that `row` covers, from
+    /// the lanes `half[(o·ν + i)·n + k]` of [`Tile::output_columns`]: row `i` of
+    /// those tiles, side by side, the last one cut to fit.
+    #[inline(always)]
+    pub fn output_row(self, half: &[f32], n: usize, i: usize, row: &mut [f32]) {
+        match self {
+            Tile::F4 => output_row::<6, 4>(half, n, i, row, f4::output),
+            Tile::F2 => output_row::<4, 2>(half, n, i, row, f2::output),
         }
     }
 }
 
+/// Down the columns (`i → ξ`), all of them at once, then along each transformed
+/// row (`j → ν`) window by window.
 #[inline(always)]
-fn input_2d<const T: usize>(
-    patch: &[f32],
-    half: &mut [f32],
-    v: &mut [f32],
-    n: usize,
+fn input_lines<const T: usize, const O: usize>(
+    rows: &[&[f32]],
+    lo: usize,
+    cols: &mut [f32],
+    (v, n): (&mut [f32], usize),
+    len: usize,
     f: impl Fn([f32; T]) -> [f32; T] + Copy,
 ) {
-    // Along each patch row (j → ν): half[T·i + ν].
-    for i in 0..T {
-        let rows = std::array::from_fn(|j| &patch[(T * i + j) * n..][..n]);
-        lanes(rows, rows_mut::<T>(&mut half[T * i * n..], n), f);
+    let width = O * len + T - O;
+    let rows: [&[f32]; T] = std::array::from_fn(|i| rows[i]);
+    let hi = lo + rows[0].len();
+    let mut down = rows_mut::<T>(cols, width);
+    for row in &mut down {
+        row[..lo].fill(0.0);
+        row[hi..].fill(0.0);
     }
-    // Down each column (i → ξ): v[T·ν + ξ].
+    lanes(rows, down.map(|row| &mut row[lo..hi]), f);
+    for xi in 0..T {
+        let row = &cols[xi * width..][..width];
+        let mut planes = v.chunks_mut(n).skip(xi).step_by(T);
+        let out = std::array::from_fn(|_| &mut planes.next().expect("T planes")[..len]);
+        windows::<T, O, T>(row, out, f);
+    }
+}
+
+#[inline(always)]
+fn output_columns<const T: usize, const O: usize>(
+    prod: &[f32],
+    half: &mut [f32],
+    n: usize,
+    f: impl Fn([f32; T]) -> [f32; O] + Copy,
+) {
     for nu in 0..T {
-        let rows = std::array::from_fn(|i| &half[(T * i + nu) * n..][..n]);
-        lanes(rows, rows_mut::<T>(&mut v[T * nu * n..], n), f);
+        let rows = std::array::from_fn(|xi| &prod[(T * nu + xi) * n..][..n]);
+        lanes(rows, rows_mut::<O>(&mut half[O * nu * n..], n), f);
+    }
+}
+
+#[inline(always)]
+fn output_row<const T: usize, const O: usize>(
+    half: &[f32],
+    n: usize,
+    i: usize,
+    row: &mut [f32],
+    f: impl Fn([f32; T]) -> [f32; O] + Copy,
+) {
+    let len = row.len().div_ceil(O);
+    let lanes = std::array::from_fn(|nu| &half[(O * nu + i) * n..][..len]);
+    let mut tiles = row.chunks_exact_mut(O);
+    for (k, out) in (&mut tiles).enumerate() {
+        out.copy_from_slice(&f(lanes.map(|r| r[k])));
+    }
+    let cut = tiles.into_remainder();
+    if !cut.is_empty() {
+        let y = f(lanes.map(|r| r[len - 1]));
+        cut.copy_from_slice(&y[..cut.len()]);
     }
 }
 
@@ -99,26 +163,6 @@ fn filter_2d<const T: usize>(
     for nu in 0..T {
         let rows = std::array::from_fn(|a| &half[(T * a + nu) * c..][..c]);
         lanes(rows, rows_mut::<T>(&mut out[T * nu * c..], c), f);
-    }
-}
-
-#[inline(always)]
-fn output_2d<const T: usize, const O: usize>(
-    prod: &[f32],
-    half: &mut [f32],
-    y: &mut [f32],
-    n: usize,
-    f: impl Fn([f32; T]) -> [f32; O] + Copy,
-) {
-    // Down each column (ξ → i): half[O·ν + i].
-    for nu in 0..T {
-        let rows = std::array::from_fn(|xi| &prod[(T * nu + xi) * n..][..n]);
-        lanes(rows, rows_mut::<O>(&mut half[O * nu * n..], n), f);
-    }
-    // Along each row (ν → j): y[O·i + j].
-    for i in 0..O {
-        let rows = std::array::from_fn(|nu| &half[(O * nu + i) * n..][..n]);
-        lanes(rows, rows_mut::<O>(&mut y[O * i * n..], n), f);
     }
 }
 
@@ -205,6 +249,24 @@ fn lanes<const I: usize, const O: usize>(
         let y = f(rows.map(|r| r[t]));
         for (o, v) in out.iter_mut().zip(y) {
             o[t] = v;
+        }
+    }
+}
+
+/// `out[r][k] = f(row[step·k .. step·k + I])[r]`: one 1-D transform of each window
+/// of `I` samples, windows `step` apart.
+#[inline(always)]
+fn windows<const I: usize, const STEP: usize, const R: usize>(
+    row: &[f32],
+    out: [&mut [f32]; R],
+    f: impl Fn([f32; I]) -> [f32; R],
+) {
+    let len = out[0].len();
+    let mut out = out.map(|o| &mut o[..len]);
+    for (k, w) in row.windows(I).step_by(STEP).take(len).enumerate() {
+        let y = f(std::array::from_fn(|j| w[j]));
+        for (o, v) in out.iter_mut().zip(y) {
+            o[k] = v;
         }
     }
 }
