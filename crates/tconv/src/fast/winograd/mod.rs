@@ -7,8 +7,10 @@
 //! transforms its input patches (`V = Bᵀ·d·B`, one plane per patch element, each
 //! `channels × tiles`), multiplies each plane by the transformed filters (`U =
 //! G·g·Gᵀ`, `out_channels × channels`) in one matrix product, and transforms the
-//! products back (`Y = Aᵀ·M·A`) into its tiles of the output. Every transform runs
-//! on all the piece's tiles at once ([`transform::Tile`]).
+//! products back (`Y = Aᵀ·M·A`) into its tiles of the output. The transforms run on
+//! many tiles at once ([`transform::Tile`]): the input's on each run of tiles along
+//! a tile row, reading the rows they share in place; the output's on all the
+//! piece's tiles down the columns, then row by row into the output.
 
 mod tiles;
 mod transform;

@@ -112,8 +112,8 @@ fn inside(x0: usize, step: usize, pad: usize, width: usize, len: usize) -> (usiz
 
 /// Writes output channel `o` of the piece's tiles from their products transformed
 /// down the columns (`half`, [`super::Tile::output_columns`]): each row of a run's
-/// tiles is finished side by side in `line`, then cut at the output's right and
-/// bottom edges and stored.
+/// tiles, cut at the output's right and bottom edges, is finished straight into the
+/// output (a dilated phase's through `line`, its columns being `dilation` apart).
 #[inline(always)]
 pub(super) fn write_tiles(
     p: &Conv3x3,
