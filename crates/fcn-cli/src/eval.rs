@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    crate::train::set_threads(args.threads)?;
+    crate::threads::join_pool(args.threads)?;
     let tta = args.tta.get()?;
     let options = ReadOptions {
         max_pixels: args.max_pixels,

@@ -20,6 +20,7 @@ mod report;
 mod segment;
 mod serve;
 mod synth;
+mod threads;
 mod train;
 mod train_flags;
 mod train_model;

@@ -230,19 +230,8 @@ impl Progress for Bar {
     }
 }
 
-pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
-    if let Some(t) = threads {
-        anyhow::ensure!(t > 0, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .context("cannot set the thread count")?;
-    }
-    Ok(())
-}
-
 pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
-    set_threads(args.threads)?;
+    crate::threads::join_pool(args.threads)?;
     let auto_weights = args.class_weights == Some(ClassWeights::Auto);
     // A resumed run keeps the weights it computed at its start.
     let given = |id: &str| {
