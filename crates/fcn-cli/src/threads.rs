@@ -4,8 +4,8 @@
 //! worker 0 of rayon's global pool ([`join_pool`]). A parallel loop started from a
 //! thread outside the pool is handed to the pool's threads while the caller sleeps
 //! until it ends, so with two threads and a network's many small layers the caller's
-//! own core idled: a training epoch of `fcn demo` ran at 145 % CPU and took 21.7–22.8 s,
-//! against 17.9–19.2 s at 157–162 % with the caller in the pool (same losses).
+//! own core idled: a training epoch of `fcn demo` ran at 142–145 % CPU and took
+//! 22.6–24.0 s, against 17.7 s at 160 % with the caller in the pool (same losses).
 //! Running the command on a spawned pool thread instead gains the same but moves its
 //! tensors into one of glibc's secondary arenas, which map every block over 64 MiB
 //! afresh (the training step of `fcn bench` slowed by a third).
