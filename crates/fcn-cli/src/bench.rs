@@ -73,7 +73,7 @@ fn line(row: &BenchRow) -> String {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     // Before anything starts rayon's global pool (opening the device does).
-    crate::threads::join_pool(args.threads)?;
+    crate::threads::build_pool(args.threads, true)?;
     let device = args.device.open()?;
     let gpu = !fcn::device::is_cpu(&device);
     if args.list {

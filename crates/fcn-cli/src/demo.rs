@@ -75,7 +75,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // Checked before the data is generated: a bad flag should not cost a minute.
     let train_config = train_config(args);
     train_config.validate()?;
-    crate::threads::join_pool(args.threads)?;
+    crate::threads::build_pool(args.threads, true)?;
     let started = Instant::now();
     let data_dir = args.out.join("data");
     let run_dir = args.out.join("run");

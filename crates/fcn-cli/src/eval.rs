@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    crate::threads::join_pool(args.threads)?;
+    crate::threads::build_pool(args.threads, true)?;
     let tta = args.tta.get()?;
     let options = ReadOptions {
         max_pixels: args.max_pixels,

@@ -110,7 +110,7 @@ pub fn expand(inputs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    crate::threads::join_pool(args.threads)?;
+    crate::threads::build_pool(args.threads, true)?;
     let tta = args.tta.get()?;
     let files = expand(&args.images)?;
     if files.is_empty() {

@@ -1,7 +1,7 @@
 //! The thread pool the kernels compute on.
 //!
 //! A command that computes (train, eval, segment, demo, bench) makes its own thread
-//! worker 0 of rayon's global pool ([`join_pool`]). A parallel loop started from a
+//! worker 0 of rayon's global pool ([`build_pool`]). A parallel loop started from a
 //! thread outside the pool is handed to the pool's threads while the caller sleeps
 //! until it ends, so with two threads and a network's many small layers the caller's
 //! own core idled: a training epoch of `fcn demo` ran at 142–145 % CPU and took
@@ -12,24 +12,11 @@
 
 use anyhow::Context;
 
-/// Builds rayon's global pool with `threads` threads when a count is given (rayon's
-/// default otherwise). It must run before anything starts the pool. For `fcn serve`,
-/// whose main thread waits on connections.
-pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
-    if let Some(t) = threads {
-        anyhow::ensure!(t > 0, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .context("cannot set the thread count")?;
-    }
-    Ok(())
-}
-
 /// Builds rayon's global pool with `threads` threads (rayon's default count when
-/// `None`), the calling thread being one of them. It must run before anything
-/// starts the pool, on the thread that then does the command's work.
-pub fn join_pool(threads: Option<usize>) -> anyhow::Result<()> {
+/// `None`). It must run before anything starts the pool. With `caller_joins` the
+/// calling thread becomes one of them, for a command whose own thread then does
+/// the work; `fcn serve`'s main thread waits on connections, so it does not join.
+pub fn build_pool(threads: Option<usize>, caller_joins: bool) -> anyhow::Result<()> {
     let count = match threads {
         Some(0) => anyhow::bail!("--threads must be at least 1"),
         Some(t) => t,
@@ -39,7 +26,7 @@ pub fn join_pool(threads: Option<usize>) -> anyhow::Result<()> {
     // With one thread the caller would be the whole pool, and a loop that a data
     // loader's thread hands to it while the caller waits for that loader would
     // never run; so one thread stays a pool of its own.
-    let builder = match count > 1 {
+    let builder = match caller_joins && count > 1 {
         true => builder.use_current_thread(),
         false => builder,
     };

@@ -231,7 +231,7 @@ impl Progress for Bar {
 }
 
 pub fn run(args: &Args, matches: &ArgMatches) -> anyhow::Result<()> {
-    crate::threads::join_pool(args.threads)?;
+    crate::threads::build_pool(args.threads, true)?;
     let auto_weights = args.class_weights == Some(ClassWeights::Auto);
     // A resumed run keeps the weights it computed at its start.
     let given = |id: &str| {

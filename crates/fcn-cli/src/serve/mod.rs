@@ -95,7 +95,7 @@ impl Args {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let limits = args.limits()?;
-    crate::threads::set_threads(Some(limits.threads))?;
+    crate::threads::build_pool(Some(limits.threads), false)?;
     let device = args.device.open()?;
     let model = Fcn::load_trained(&args.weights, &device)
         .with_context(|| format!("cannot load weights {}", args.weights.display()))?
