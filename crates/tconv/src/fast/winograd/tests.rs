@@ -107,28 +107,36 @@ fn input_grad_matches_reference() {
         .into_iter()
         .flat_map(|c| [(c, Tile::F4), (c, Tile::F2)])
     {
-        let p = params(pad, dilation);
         let input = ramp(x, 0.29);
         let weight = ramp((m, x.1, 3, 3), 0.53);
-        let geo = geometry(x, m, &p);
-        let gy = ramp((x.0, m, geo.col[1], geo.col[2]), 0.71);
-        let want = reference::conv2d_backward(input.view(), weight.view(), gy.view(), false, &p)
-            .unwrap()
-            .input;
-        let conv = Conv3x3 {
-            tile,
-            ..Conv3x3::input_grad(&geo).unwrap()
-        };
-        let mut got = vec![0.0; want.len()];
-        let w = weight.as_slice().unwrap();
-        super::conv(&conv, gy.as_slice().unwrap(), w, Filters::Flipped, &mut got);
-        let got = Array4::from_shape_vec(want.dim(), got).unwrap();
-        assert_close(
-            &got,
-            &want,
-            &format!("{tile:?} input gradient, {x:?}, pad {pad}, dilation {dilation}"),
-        );
+        let (got, want) = input_grad_both(&input, &weight, &params(pad, dilation), tile, 0.71);
+        let what = format!("{tile:?} input gradient, {x:?}, pad {pad}, dilation {dilation}");
+        assert_close(&got, &want, &what);
     }
+}
+
+/// Winograd's input gradient (for an output gradient ramped by `k`) and the
+/// reference backward pass's.
+fn input_grad_both(
+    input: &Array4<f32>,
+    weight: &Array4<f32>,
+    p: &Conv2dParams,
+    tile: Tile,
+    k: f32,
+) -> (Array4<f32>, Array4<f32>) {
+    let geo = geometry(input.dim(), weight.dim().0, p);
+    let gy = ramp((input.dim().0, weight.dim().0, geo.col[1], geo.col[2]), k);
+    let want = reference::conv2d_backward(input.view(), weight.view(), gy.view(), false, p)
+        .unwrap()
+        .input;
+    let conv = Conv3x3 {
+        tile,
+        ..Conv3x3::input_grad(&geo).unwrap()
+    };
+    let mut got = vec![0.0; want.len()];
+    let w = weight.as_slice().unwrap();
+    super::conv(&conv, gy.as_slice().unwrap(), w, Filters::Flipped, &mut got);
+    (Array4::from_shape_vec(want.dim(), got).unwrap(), want)
 }
 
 #[test]
@@ -159,6 +167,7 @@ fn dilated_forward_matches_reference() {
         ((1, 3, 20, 19), 5, 4, 4),
         ((1, 2, 17, 12), 2, 3, 3),
         ((1, 16, 33, 30), 16, 2, 2),
+        ((1, 1, 24, 19), 1, 6, 3),
     ];
     for ((x, m, pad, dilation), tile) in cases
         .into_iter()
@@ -174,8 +183,8 @@ fn dilated_forward_matches_reference() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
-    /// Random shapes, paddings, dilations and values against the direct-loop
-    /// reference.
+    /// Random shapes, paddings, dilations and values, forward and input gradient,
+    /// against the direct-loop reference.
     #[test]
     fn forward_matches_reference_on_random_shapes(
         n in 1usize..3, c in 1usize..7, m in 1usize..7, d in 1usize..4,
@@ -187,6 +196,8 @@ proptest! {
         for tile in [Tile::F4, Tile::F2] {
             let (got, want) = forward_dilated(&input, &weight, &params(pad, d), tile);
             assert_close(&got, &want, &format!("{tile:?}, random shape"));
+            let (got, want) = input_grad_both(&input, &weight, &params(pad, d), tile, seed + 0.3);
+            assert_close(&got, &want, &format!("{tile:?} input gradient, random shape"));
         }
     }
 }

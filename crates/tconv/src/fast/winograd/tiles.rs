@@ -72,7 +72,10 @@ pub(super) fn transform_patches(
         let first = (x0 + d * lo).saturating_sub(p.pad[1]);
         let mut rows = [&s.zeros[..hi - lo]; 6];
         let mut lines = s.lines.chunks_mut(width);
-        for (i, row) in rows.iter_mut().enumerate().take(side) {
+        // A run wholly in the padding (wide padding, dilated phase) reads nothing:
+        // its `first` may lie past the row's end.
+        let rows_read = if lo < hi { side } else { 0 };
+        for (i, row) in rows.iter_mut().enumerate().take(rows_read) {
             let line = lines.next().expect("a line per patch row");
             let Some(iy) = (d * (out_side * run.ty + i) + run.ry)
                 .checked_sub(p.pad[0])
