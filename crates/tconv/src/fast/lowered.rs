@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::gemm::{Mat, Parallelism, matmul, matmul_to_ptr};
 use super::lowering::{col2im, im2col};
+use super::scratch::Scratch;
 use crate::shape::Geometry;
 
 /// Target size of one lowered band, in elements (1 MiB of `f32`); a variable only
@@ -49,11 +50,13 @@ fn channel_block(channels: usize, units: usize) -> usize {
     channels.div_ceil(blocks).max(1)
 }
 
-fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Vec<f32> {
+/// A thread's buffer for one band of the lowered matrix (none for a pointwise
+/// convolution, which reads the image as it is).
+fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Scratch {
     if geo.is_pointwise() {
-        return Vec::new();
+        return Scratch::take(0);
     }
-    vec![0.0; lowered_rows * band_rows(geo, lowered_rows) * geo.col[2]]
+    Scratch::take(lowered_rows * band_rows(geo, lowered_rows) * geo.col[2])
 }
 
 /// A pointer that threads may share because each writes a disjoint part.
@@ -95,7 +98,7 @@ pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [
     let out = SharedOut(col.as_mut_ptr());
     let buffer = if geo.is_pointwise() { 0 } else { k * span };
     (0..geo.batch * g * per_unit).into_par_iter().for_each_init(
-        || vec![0.0; buffer],
+        || Scratch::take(buffer),
         |buf, piece| {
             let (unit, band) = (piece / per_unit, piece % per_unit);
             let (c0, c1) = (band * span, ((band + 1) * span).min(p));
@@ -205,7 +208,7 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     };
     let per_unit = geo.col[1].div_ceil(rows).max(1);
     let units = geo.batch * g;
-    let add_piece = |buf: &mut Vec<f32>, acc: &mut [f32], piece: usize| {
+    let add_piece = |buf: &mut [f32], acc: &mut [f32], piece: usize| {
         let (unit, band) = (piece / per_unit, piece % per_unit);
         let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
         let width = (y1 - y0) * cw;

@@ -6,6 +6,7 @@
 mod gemm;
 mod lowered;
 mod lowering;
+mod scratch;
 mod subpixel;
 mod winograd;
 
