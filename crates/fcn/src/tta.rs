@@ -64,7 +64,7 @@ fn resize(model: &Fcn, x: &Array4<f32>, size: [usize; 2]) -> Array4<f32> {
         return x.clone();
     }
     let t = tensor(x.iter().copied().collect(), [n, c, h, w], &model.device);
-    let out = named(&crate::ops::resize_bilinear(t, size));
+    let out = named(&crate::ops::resize_bilinear(t, size, model.net.kernels()));
     Array4::from_shape_vec((n, c, size[0], size[1]), out.data).expect("the resized shape")
 }
 

@@ -45,7 +45,7 @@ impl ConvHead {
 
     fn forward(&self, x: Tensor<4>, size: [usize; 2], k: Kernels) -> Tensor<4> {
         let y = conv_bn((&self.conv, &self.bn), x, None, true, k);
-        resize_bilinear(conv2d(&self.score, self.dropout.forward(y), k), size)
+        resize_bilinear(conv2d(&self.score, self.dropout.forward(y), k), size, k)
     }
 }
 

@@ -114,6 +114,23 @@ impl<B: TconvBackend> Backward<B, 1> for MaxPoolBackward {
     }
 }
 
+/// The backward step of a bilinear resize (parent: the input).
+#[derive(Debug)]
+struct ResizeBackward;
+
+impl<B: TconvBackend> Backward<B, 1> for ResizeBackward {
+    /// The input's size.
+    type State = [usize; 2];
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(id) = x_node {
+            grads.register::<B>(id, B::tconv_resize_bilinear_backward(grad, ops.state));
+        }
+    }
+}
+
 /// The backward step of a training-mode BatchNorm (parents: input, gamma, beta).
 #[derive(Debug)]
 struct BatchNormBackward;
@@ -275,6 +292,35 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
                 padding,
             )),
         }
+    }
+
+    fn tconv_resize_bilinear(x: Tracked<B, C>, size: [usize; 2]) -> Tracked<B, C> {
+        let [h, w] = match x.shape().to_vec()[..] {
+            [_, _, h, w] => [h, w],
+            ref dims => panic!("a resize takes 4-D tensors, got shape {dims:?}"),
+        };
+        match ResizeBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish([h, w], B::tconv_resize_bilinear(x.into_primitive(), size))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::tconv_resize_bilinear(x.into_primitive(), size))
+            }
+        }
+    }
+
+    fn tconv_resize_bilinear_backward(
+        grad: Tracked<B, C>,
+        input_size: [usize; 2],
+    ) -> Tracked<B, C> {
+        constant::<B, C>(B::tconv_resize_bilinear_backward(
+            grad.into_primitive(),
+            input_size,
+        ))
     }
 
     fn tconv_max_pool2d_backward(

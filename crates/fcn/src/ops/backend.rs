@@ -156,6 +156,17 @@ pub trait TconvBackend: burn::backend::Backend {
         padding: [usize; 2],
     ) -> FloatTensor<Self>;
 
+    /// `x` `[N, C, h, w]` resized bilinearly to `size`, PyTorch's
+    /// `align_corners=False` (see `tconv::kernels::resize`).
+    fn tconv_resize_bilinear(x: FloatTensor<Self>, size: [usize; 2]) -> FloatTensor<Self>;
+
+    /// The gradient of [`Self::tconv_resize_bilinear`] from `[h, w]` (`input_size`)
+    /// for the upstream `grad`.
+    fn tconv_resize_bilinear_backward(
+        grad: FloatTensor<Self>,
+        input_size: [usize; 2],
+    ) -> FloatTensor<Self>;
+
     /// Inference: `conv2d(x, weight) · scale + shift` per output channel (a
     /// BatchNorm folded in), plus `residual`, then ReLU if asked, in one pass over
     /// the output.
@@ -347,6 +358,23 @@ impl TconvBackend for Flex {
         let (values, (oh, ow)) =
             tconv::kernels::pool::max_pool2d(x.slice(), (h, w), kernel, stride, padding);
         FlexTensor::from_data(TensorData::new(values, [n, c, oh, ow]))
+    }
+
+    fn tconv_resize_bilinear(x: FlexTensor, size: [usize; 2]) -> FlexTensor {
+        CALLS.set(CALLS.get() + 1);
+        let x = Dense::new(x);
+        let (n, c, h, w) = x.dim4();
+        let values = tconv::kernels::resize::resize_bilinear(x.slice(), [h, w], size);
+        FlexTensor::from_data(TensorData::new(values, [n, c, size[0], size[1]]))
+    }
+
+    fn tconv_resize_bilinear_backward(grad: FlexTensor, [h, w]: [usize; 2]) -> FlexTensor {
+        CALLS.set(CALLS.get() + 1);
+        let grad = Dense::new(grad);
+        let (n, c, oh, ow) = grad.dim4();
+        let values =
+            tconv::kernels::resize::resize_bilinear_backward(grad.slice(), [h, w], [oh, ow]);
+        FlexTensor::from_data(TensorData::new(values, [n, c, h, w]))
     }
 
     fn tconv_max_pool2d_backward(

@@ -9,4 +9,5 @@ pub mod cross_entropy;
 pub mod exp;
 pub mod lanes;
 pub mod pool;
+pub mod resize;
 pub mod simd;
