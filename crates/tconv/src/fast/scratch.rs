@@ -5,12 +5,13 @@
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 
-/// Buffers one thread keeps; a piece holds at most two at a time.
-const KEPT: usize = 4;
+/// Buffers one thread keeps; a piece of the lowered products holds one at a time.
+const KEPT: usize = 2;
 
-/// Larger buffers (elements; 64 MiB) go back to the allocator rather than staying
-/// with the thread.
-const LARGEST_KEPT: usize = 1 << 24;
+/// Larger buffers (elements; 16 MiB) go back to the allocator rather than staying
+/// with the thread, which bounds the memory a many-core machine holds between
+/// calls (bands aim at 1 MiB; only very wide rows exceed that).
+const LARGEST_KEPT: usize = 1 << 22;
 
 thread_local! {
     static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
