@@ -90,7 +90,8 @@ fn fill_row_shifted(
     let dy = (a * geo.dilation[0]) as isize - geo.padding[0] as isize;
     // Column-side rows `ya..yb` read image rows `ya + dy .. yb + dy`.
     let clip = |y: isize| (y.max(y0 as isize) as usize).min(y1);
-    let (ya, yb) = (clip(-dy), clip(ih - dy).max(clip(-dy)));
+    let ya = clip(-dy);
+    let yb = clip(ih - dy).max(ya);
     let (inside_start, inside_end) = ((ya - y0) * w, (yb - y0) * w);
     row[..inside_start].fill(0.0);
     row[inside_end..].fill(0.0);
