@@ -25,7 +25,7 @@ const DEFAULT_CROP: &str = "320x480";
 /// Flags that shape a run, by their `TrainConfig` field: on resume the saved values
 /// hold, and giving one of these with another value is an error (the same value
 /// is fine, so the first command line can be run again with `--resume`).
-const RUN_FLAGS: [(&str, &str); 18] = [
+const RUN_FLAGS: [(&str, &str); 20] = [
     ("batch_size", "batch_size"),
     ("lr", "lr"),
     ("weight_decay", "weight_decay"),
@@ -44,6 +44,8 @@ const RUN_FLAGS: [(&str, &str); 18] = [
     ("aux_weight", "aux_weight"),
     ("seed", "seed"),
     ("skip_bad", "skip_bad"),
+    ("low_res_epochs", "low_res_epochs"),
+    ("low_res_scale", "low_res_scale"),
 ];
 
 #[derive(clap::Args)]
@@ -101,6 +103,13 @@ pub struct Args {
     /// Random horizontal flips.
     #[arg(long)]
     pub(crate) flip: bool,
+    /// Progressive resizing: the first N epochs train on images and crops scaled by
+    /// --low-res-scale, which costs a fraction of a full epoch; the rest at full size.
+    #[arg(long, default_value_t = DEFAULTS.low_res_epochs, value_name = "N")]
+    pub(crate) low_res_epochs: usize,
+    /// The scale of the --low-res-epochs.
+    #[arg(long, default_value_t = DEFAULTS.low_res_scale)]
+    pub(crate) low_res_scale: f64,
     /// Number of classes (default: the dataset's).
     #[arg(long)]
     pub(crate) num_classes: Option<usize>,
@@ -347,6 +356,8 @@ fn new_config(args: &Args) -> TrainConfig {
         workers: args.threads.unwrap_or(2).max(1),
         skip_bad: args.skip_bad,
         precision: args.device.precision,
+        low_res_epochs: args.low_res_epochs,
+        low_res_scale: args.low_res_scale,
     }
 }
 

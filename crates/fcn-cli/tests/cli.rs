@@ -653,6 +653,27 @@ fn scale_jitter_trains_and_bad_ranges_are_refused() {
     fails_with(&strs(&bad), "--color-jitter B,C,S,H");
 }
 
+/// `--low-res-epochs` trains its first epochs on half-size crops and is saved with
+/// the run; leaving no full-size epoch, or a scale out of range, is refused.
+#[test]
+fn low_res_epochs_train_and_bad_values_are_refused() {
+    let (dir, data, run) = small_data("low-res", "6");
+    let mut args = small_training(&data, &run);
+    args.extend(["--epochs", "2", "--low-res-epochs", "1"].map(String::from));
+    let o = fcn(&strs(&args));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["config"]["low_res_epochs"], 1);
+    assert_eq!(state["history"].as_array().unwrap().len(), 2);
+    let mut bad = small_training(&data, &dir.join("bad"));
+    bad.extend(["--epochs", "2", "--low-res-epochs", "2"].map(String::from));
+    fails_with(&strs(&bad), "--low-res-epochs must be fewer than --epochs");
+    let mut bad = small_training(&data, &dir.join("bad2"));
+    bad.extend(["--low-res-scale", "0.05"].map(String::from));
+    fails_with(&strs(&bad), "--low-res-scale must be between 0.1 and 1");
+}
+
 /// `fcn bench --json` says where it ran: the CPU, the vector path (as `FCN_SIMD`
 /// forced it) and the threads, beside the cases.
 #[test]

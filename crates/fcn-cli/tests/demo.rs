@@ -74,6 +74,22 @@ fn demo_sizes_its_training_to_the_time_budget() {
             .unwrap_or_else(|| panic!("no epoch count in {err}"));
         let trained = err.lines().filter(|l| l.starts_with("epoch ")).count();
         assert_eq!(planned, trained, "{err}");
+        // Most epochs at half resolution, the last at full size (3 epochs: 2 and 1).
+        let low: usize = err
+            .lines()
+            .find_map(|l| {
+                l.split("(the first ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no half-resolution count in {err}"));
+        assert!(low < trained && low * 2 >= trained, "{err}");
+        if trained == 3 {
+            assert_eq!(low, 2, "{err}");
+        }
         assert!((3..=20).contains(&trained), "{err}");
         if !fits {
             assert_eq!(trained, 3, "{err}");
@@ -85,5 +101,17 @@ fn demo_sizes_its_training_to_the_time_budget() {
     fails_with(
         &["demo", "--aux-weight=-1", "--out", "unused"],
         "--aux-weight",
+    );
+    fails_with(
+        &[
+            "demo",
+            "--epochs",
+            "3",
+            "--low-res-epochs",
+            "3",
+            "--out",
+            "unused",
+        ],
+        "--low-res-epochs 3 leaves none of the 3 epochs at full size",
     );
 }

@@ -123,6 +123,38 @@ fn loader_batches_deterministically_and_filters_small_images() {
     assert!(e.mask.contains(&(IGNORE as i64)));
 }
 
+/// The low-resolution epochs' dataset has the full-size one's items, whatever its
+/// own crop would let in, and yields half-size crops of half-size images.
+#[test]
+fn a_reaugmented_split_keeps_its_items() {
+    let dir = tmp("reaugmented");
+    let synth = SynthConfig {
+        n: 3,
+        seed: 2,
+        size: (40, 60),
+        val_fraction: 0.0,
+    };
+    synthetic::generate(&dir, &synth, |_| {}).unwrap();
+    let split = || data::open(&dir, "train", &ReadOptions::default()).unwrap();
+    let half = |crop| Augmentation {
+        scale: Some((0.5, 0.5)),
+        ..aug(Some(crop), false, 0)
+    };
+    // 40×60 images are smaller than a 50×60 crop: none is kept, and a 25×30 crop
+    // on the same items keeps none either.
+    let (none, _) = AugmentedSplit::new(split(), aug(Some((50, 60)), false, 0));
+    assert_eq!(none.with_augmentation(half((25, 30))).len(), 0);
+    let (all, _) = AugmentedSplit::new(split(), aug(Some((32, 48)), false, 0));
+    let low = all.with_augmentation(half((16, 24)));
+    assert_eq!(low.len(), 3);
+    let e = low.example(0, 1).unwrap();
+    // A 16×24 crop of the 20×30 half-size image, padded to the multiple of 32.
+    assert_eq!(e.size, (32, 32));
+    let labelled = e.mask.iter().filter(|&&l| l != IGNORE as i64).count();
+    assert!(labelled <= 16 * 24 && labelled > 0, "{labelled}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Rescaling by 2 then cropping keeps the mask on its image: a drawn square's label
 /// lands on the square's colour, and no label appears that was not there before.
 #[test]

@@ -85,6 +85,15 @@ impl AugmentedSplit {
         )
     }
 
+    /// The same items augmented by `aug` (none left out or added, whatever its crop).
+    pub fn with_augmentation(&self, aug: Augmentation) -> Self {
+        Self {
+            split: self.split.clone(),
+            indices: self.indices.clone(),
+            aug,
+        }
+    }
+
     /// Items that will be loaded.
     pub fn len(&self) -> usize {
         self.indices.len()

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::config::{TrainConfig, learning_rate};
+use super::config::{TrainConfig, scheduled_rate};
 use super::progress::Progress;
 use super::run_dir::EpochRecord;
 use crate::data::Split;
@@ -25,6 +25,9 @@ pub(super) const HINT: &str =
 /// The training data as batches, and what the schedule needs to know of it.
 pub(super) struct Batches {
     loader: Loader,
+    /// The low-resolution epochs' loader (progressive resizing), if any.
+    low_res: Option<Loader>,
+    low_res_epochs: usize,
     /// Class weights of the loss, if any.
     weights: Option<Tensor<1>>,
     pub per_epoch: usize,
@@ -58,7 +61,7 @@ impl Batches {
             std: meta.std,
             seed: config.seed,
         };
-        let (dataset, dropped) = AugmentedSplit::new(train, aug);
+        let (dataset, dropped) = AugmentedSplit::new(train, aug.clone());
         dropped.iter().for_each(|d| progress.skipped(d));
         if dataset.is_empty() {
             return Err(FcnError::Config(
@@ -67,6 +70,10 @@ impl Batches {
             ));
         }
         let (batch, seed) = (config.batch_size, Some(config.seed));
+        let low_res = (config.low_res_epochs > 0).then(|| {
+            let low = dataset.with_augmentation(low_res_augmentation(&aug, config));
+            Loader::new(low, batch, seed, config.workers, device)
+        });
         let loader = Loader::new(dataset, batch, seed, config.workers, device);
         let weights = config
             .class_weights
@@ -75,8 +82,30 @@ impl Batches {
         Ok(Batches {
             per_epoch: loader.batches(),
             loader,
+            low_res,
+            low_res_epochs: config.low_res_epochs,
             weights,
         })
+    }
+
+    /// The loader of epoch `epoch` (from 1): low resolution for the first ones.
+    fn loader(&self, epoch: usize) -> &Loader {
+        match &self.low_res {
+            Some(low) if epoch <= self.low_res_epochs => low,
+            _ => &self.loader,
+        }
+    }
+}
+
+/// `aug` at `config.low_res_scale`: the crop scaled, and every image rescaled by
+/// that factor (times any random scale) before it.
+fn low_res_augmentation(aug: &Augmentation, config: &TrainConfig) -> Augmentation {
+    let s = config.low_res_scale;
+    let (lo, hi) = config.scale.unwrap_or((1.0, 1.0));
+    Augmentation {
+        crop: config.low_res_crop(),
+        scale: Some((lo * s, hi * s)),
+        ..aug.clone()
     }
 }
 
@@ -118,11 +147,6 @@ pub(super) struct Epochs<'a> {
 }
 
 impl Epochs<'_> {
-    /// Steps in the whole run, for the schedule.
-    fn total_steps(&self) -> usize {
-        self.batches.per_epoch * self.config.epochs
-    }
-
     /// Trains `net` for epoch `epoch`, counting optimiser steps in `steps`;
     /// `last_good` says where the last checkpoint is when a non-finite loss stops
     /// the run.
@@ -136,11 +160,10 @@ impl Epochs<'_> {
         progress: &mut dyn Progress,
     ) -> Result<(FcnNet, Totals)> {
         let (batches, config) = (&self.batches, self.config);
-        let total = self.total_steps();
         let mut net = net;
         progress.epoch_start(epoch, batches.per_epoch);
         let mut totals = Totals::default();
-        for batch in batches.loader.epoch(epoch as u64) {
+        for batch in batches.loader(epoch).epoch(epoch as u64) {
             for f in &batch.failures {
                 match config.skip_bad {
                     true => progress.skipped(f),
@@ -167,7 +190,7 @@ impl Epochs<'_> {
                     last_good: last_good.to_string(),
                 });
             }
-            let lr = learning_rate(config, *steps, total);
+            let lr = scheduled_rate(config, *steps, batches.per_epoch);
             let scale = self.scale.as_mut();
             net = device::catch_failure(&during, HINT, || {
                 match precision::gradients(loss, &net, scale) {
