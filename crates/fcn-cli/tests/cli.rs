@@ -254,7 +254,12 @@ fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
     let (dir, data, run) = small_data("sigkill", "12");
     let train = |run: &Path| {
         let mut args = small_training(&data, run);
-        args.extend(["--epochs", "20", "--lr", "0.01"].map(String::from));
+        // Half the epochs at low resolution: the schedule and the optimiser's fresh
+        // start at the full-size phase must survive the kill wherever it lands, with
+        // Adam, whose moments start afresh there.
+        let phases = ["--epochs", "20", "--lr", "0.003", "--low-res-epochs", "10"];
+        args.extend(phases.map(String::from));
+        args.extend(["--optimizer", "adam"].map(String::from));
         args
     };
     let args = train(&run);

@@ -61,6 +61,11 @@ pub fn train(
     let first = state.history.last().map_or(1, |r| r.epoch + 1);
     for epoch in first..=config.epochs {
         let started = Instant::now();
+        if config.low_res_epochs > 0 && epoch == config.low_res_epochs + 1 {
+            // The full-size phase starts its own schedule with fresh moments: the
+            // low-resolution phase's are tuned to the other scale.
+            optimizer = config::build_optimizer(config);
+        }
         let last_good = dir.last_good(&state);
         let (trained, totals) = epochs.train(
             net,
