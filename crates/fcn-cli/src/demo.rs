@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, default_value = "128x192", value_parser = parse_size)]
     size: (usize, usize),
     /// Training epochs [default: as many as fit in --minutes on this machine, from 3
-    /// to 20].
+    /// to 12].
     #[arg(long)]
     epochs: Option<usize>,
     /// The time budget for the whole demo when --epochs is not given: two short
@@ -64,7 +64,7 @@ pub struct Args {
     lr: f64,
     /// Epochs at half resolution before the full-size ones (progressive resizing:
     /// they cost about half as much and learn the shapes; the full-size epochs then
-    /// learn their edges) [default: 8 of every 11 epochs].
+    /// learn their edges) [default: 2 of every 3 epochs, 8 of 12].
     #[arg(long)]
     low_res_epochs: Option<usize>,
     #[arg(long, default_value_t = 0)]
@@ -150,7 +150,7 @@ fn generate(args: &Args, data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The most and fewest epochs the time budget may choose.
-const MAX_EPOCHS: usize = 20;
+const MAX_EPOCHS: usize = 12;
 const MIN_EPOCHS: usize = 3;
 
 /// Held-out images scored after each epoch for the training curve; step 3 scores
