@@ -48,9 +48,7 @@ pub fn line_chart(
             y
         );
     }
-    let ticks = ((x1 - x0).round() as usize).clamp(1, 10);
-    for i in 0..=ticks {
-        let x = x0 + (x1 - x0) * i as f64 / ticks as f64;
+    for x in x_ticks(x0, x1) {
         svg += &format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
             sx(x),
@@ -119,6 +117,21 @@ fn polyline(s: &Series, sx: &dyn Fn(f64) -> f64, sy: &dyn Fn(f64) -> f64) -> Str
     )
 }
 
+/// Ticks on the epoch axis at multiples of a whole, round step (1, 2 or 5 times a
+/// power of ten) between `x0` and `x1`, at most 12 intervals: never 2.1, 3.2, ….
+fn x_ticks(x0: f64, x1: f64) -> Vec<f64> {
+    let span = (x1 - x0).max(1e-9);
+    let decade = 10f64.powf((span / 12.0).log10().floor().max(0.0));
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .map(|m| m * decade)
+        .into_iter()
+        .find(|&s| span / s <= 12.0 + 1e-9)
+        .unwrap_or(10.0 * decade);
+    let first = (x0 / step - 1e-9).ceil() as i64;
+    let last = (x1 / step + 1e-9).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
 fn format_tick(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{}", x.round() as i64)
@@ -171,4 +184,27 @@ pub fn curves(history: &[fcn::train::EpochRecord]) -> String {
         560.0,
         320.0,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::x_ticks;
+
+    /// Epoch axes get whole, evenly spaced ticks (the old rule put ten intervals
+    /// between 1 and 12: 1, 2.1, 3.2, …).
+    #[test]
+    fn epoch_axes_get_round_ticks() {
+        let whole = |v: Vec<f64>| v.iter().map(|x| x.round() as i64).collect::<Vec<_>>();
+        assert_eq!(whole(x_ticks(1.0, 12.0)), (1..=12).collect::<Vec<_>>());
+        assert_eq!(
+            whole(x_ticks(1.0, 20.0)),
+            (1..=10).map(|k| 2 * k).collect::<Vec<_>>()
+        );
+        assert_eq!(whole(x_ticks(1.0, 2.0)), [1, 2]);
+        assert_eq!(
+            whole(x_ticks(1.0, 100.0)),
+            (1..=10).map(|k| 10 * k).collect::<Vec<_>>()
+        );
+        assert_eq!(x_ticks(0.0, 1.0), [0.0, 1.0]);
+    }
 }
