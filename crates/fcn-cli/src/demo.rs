@@ -348,7 +348,7 @@ fn write_report(
     let state = fcn::train::read_state(run_dir)?;
     let notes = vec![
         format!(
-            "{} synthetic images of {}x{} (seed {}), {} classes; {network}; {} epochs of Adam, the first {} at half resolution (lr {} after 200 warmup steps, poly schedule, each phase), batch {}; the curve scores {} of the held-out images after each epoch, the table all of them.",
+            "{} synthetic images of {}x{} (seed {}), {} classes; {network}; {} epochs of Adam, the first {} at half resolution (lr {} after 200 warmup steps, poly schedule, each phase), batch {}; the curve scores {} of the held-out images after each epoch (at full size, a scale the half-resolution epochs have not seen: their scores stay low until the first full-size epoch), the table all of them.",
             args.n,
             args.size.0,
             args.size.1,
