@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Case, case, error, subpixel_case};
+use common::{Case, case, direct_case, error, subpixel_case};
 use ndarray::Array4;
 use proptest::prelude::*;
 use tconv::{grads, reference};
@@ -73,37 +73,44 @@ fn transpose_matches_reference(c: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The fast convolution, its gradients and `grads`' equal the reference's, or both
+/// refuse the case alike.
+fn conv_matches_reference(c: &Case) -> Result<(), TestCaseError> {
+    let (x, w, b, p) = (c.input(), c.conv_weight(), c.bias(), c.conv_params());
+    let fast = tconv::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+    let slow = reference::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
+    match (fast, slow) {
+        (Ok(fast), Ok(slow)) => {
+            close("output", &fast, &slow)?;
+            let gy = common::array4(c.seed + 3, slow.dim());
+            let fg = tconv::conv2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
+            let sg = reference::conv2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
+            close("grad_input", &fg.input, &sg.input)?;
+            close("grad_weight", &fg.weight, &sg.weight)?;
+            prop_assert_eq!(fg.bias.is_some(), c.bias);
+            if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
+                close("grad_bias", &f, s)?;
+            }
+            let gi = grads::conv2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
+            let gw = grads::conv2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
+            close("grads::conv2d_input_grad", &gi, &sg.input)?;
+            close("grads::conv2d_weight_grad", &gw, &sg.weight)?;
+            if let Some(s) = &sg.bias {
+                close("grads::bias_grad", &grads::bias_grad(gy.view()), s)?;
+            }
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn fast_conv2d_equals_reference(c in case()) {
-        let (x, w, b, p) = (c.input(), c.conv_weight(), c.bias(), c.conv_params());
-        let fast = tconv::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        let slow = reference::conv2d(x.view(), w.view(), b.as_ref().map(|b| b.view()), &p);
-        match (fast, slow) {
-            (Ok(fast), Ok(slow)) => {
-                close("output", &fast, &slow)?;
-                let gy = common::array4(c.seed + 3, slow.dim());
-                let fg = tconv::conv2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
-                let sg = reference::conv2d_backward(x.view(), w.view(), gy.view(), c.bias, &p).unwrap();
-                close("grad_input", &fg.input, &sg.input)?;
-                close("grad_weight", &fg.weight, &sg.weight)?;
-                prop_assert_eq!(fg.bias.is_some(), c.bias);
-                if let (Some(f), Some(s)) = (fg.bias, &sg.bias) {
-                    close("grad_bias", &f, s)?;
-                }
-                let gi = grads::conv2d_input_grad(x.dim(), w.view(), gy.view(), &p).unwrap();
-                let gw = grads::conv2d_weight_grad(x.view(), w.dim(), gy.view(), &p).unwrap();
-                close("grads::conv2d_input_grad", &gi, &sg.input)?;
-                close("grads::conv2d_weight_grad", &gw, &sg.weight)?;
-                if let Some(s) = &sg.bias {
-                    close("grads::bias_grad", &grads::bias_grad(gy.view()), s)?;
-                }
-            }
-            (Err(a), Err(b)) => prop_assert_eq!(a, b),
-            (a, b) => prop_assert!(false, "fast {:?} but reference {:?}", a.err(), b.err()),
-        }
+        conv_matches_reference(&c)?;
     }
 
     #[test]
@@ -204,4 +211,16 @@ fn non_contiguous_inputs_give_the_same_result() {
     let b3 = tconv::conv2d(sliced, w.view(), Some(b.view()), &p).unwrap();
     assert_eq!(a, b2);
     assert_eq!(a, b3);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Few image channels and a large kernel, as ResNet's stem: the direct form,
+    /// over rows wider than one block of every instruction set's kernel.
+    #[test]
+    fn direct_convolution_equals_reference(c in direct_case()) {
+        conv_matches_reference(&c)?;
+        transpose_matches_reference(&c)?;
+    }
 }

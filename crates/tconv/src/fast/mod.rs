@@ -1,8 +1,11 @@
 //! Fast CPU kernels. Each is tested against [`crate::reference`].
 //!
 //! Today: im2col + gemm for convolution and gemm + col2im for transposed convolution
-//! (the same three products serve every forward and backward pass, see [`lowered`]).
+//! (the same three products serve every forward and backward pass, see [`lowered`]),
+//! with Winograd for 3×3 layers, the sub-pixel form for transposed convolutions
+//! whose kernel is a multiple of the stride, and a direct form for the stem.
 
+mod direct;
 mod gemm;
 mod lowered;
 mod lowering;
@@ -88,12 +91,17 @@ pub(crate) fn conv2d(
     bias: Option<ArrayView1<f32>>,
     inference: bool,
 ) -> Array4<f32> {
-    let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
     let (img, weight) = (contiguous(&input), contiguous(&weight));
-    match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, inference)) {
-        Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
-        None => correlate(geo, &img, &weight, &mut out),
-    }
+    let out = if direct::applies(geo) {
+        direct::forward(geo, &img, &weight)
+    } else {
+        let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
+        match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, inference)) {
+            Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
+            None => correlate(geo, &img, &weight, &mut out),
+        }
+        out
+    };
     let mut out = into_array(col_dim(geo), out);
     add_bias(&mut out, bias);
     out
@@ -149,9 +157,12 @@ fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
     }
 }
 
-/// `col = W · im2col(img)`, by the sub-pixel form where it applies.
+/// `col = W · im2col(img)`, by the sub-pixel form or the direct one where they
+/// apply.
 fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
-    if subpixel::applies(geo) {
+    if direct::applies(geo) {
+        direct::correlate(geo, img, weight, col);
+    } else if subpixel::applies(geo) {
         subpixel::gather(geo, img, weight, col);
     } else {
         lowered::correlate(geo, img, weight, col);

@@ -193,3 +193,34 @@ pub fn subpixel_case() -> impl Strategy<Value = Case> {
             }
         })
 }
+
+/// One group, no dilation, 1–4 image channels, kernels of 25 taps or more, the same
+/// stride 1 or 2 both ways, and rows up to 150 pixels: the shapes the direct
+/// convolution takes (ResNet's stem is 3 channels, 7×7, stride 2, padding 3).
+pub fn direct_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=2, 1usize..=4, 1usize..=13),
+        (5usize..=7, 5usize..=7, 1usize..=2),
+        (8usize..=20, 8usize..=150),
+        (any::<[u16; 2]>(), any::<bool>(), any::<u64>()),
+    )
+        .prop_map(
+            |((batch, ipg, opg), (kh, kw, s), (h, w), (r, bias, seed))| {
+                let pick = |r: u16, n: usize| r as usize % n;
+                Case {
+                    batch,
+                    groups: 1,
+                    in_per_group: ipg,
+                    out_per_group: opg,
+                    size: [h, w],
+                    kernel: [kh, kw],
+                    stride: [s, s],
+                    padding: [pick(r[0], kh), pick(r[1], kw)],
+                    dilation: [1, 1],
+                    output_padding: [0, 0],
+                    bias,
+                    seed,
+                }
+            },
+        )
+}

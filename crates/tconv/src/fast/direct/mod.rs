@@ -1,0 +1,192 @@
+//! Direct convolution for layers with few image channels, such as ResNet's stem (3
+//! channels, 7×7, stride 2). Lowering such a layer writes every input pixel
+//! `kH·kW / stride²` times (a 147-row, 22 MB im2col matrix for one 320×480 image)
+//! for a product with only 147 terms per output; here the outputs are summed in
+//! registers straight from the image.
+//!
+//! Each image is first copied once into zero-padded rows split by column phase
+//! ([`Prepared`]): with stride `s`, the input column of output `ox` under tap `e` is
+//! `s·(ox + e / s) + e % s`, so in the row of phase `e % s` a tap reads consecutive
+//! outputs' inputs from consecutive elements, and a vector load serves
+//! [`Vector::LANES`] outputs at once. The kernel then keeps a block of output channels
+//! times a run of output columns in registers while it walks the taps.
+
+mod kernel;
+mod vector;
+
+use rayon::prelude::*;
+
+use super::lowered::SharedOut;
+use super::scratch::Scratch;
+use crate::kernels::simd;
+use crate::shape::Geometry;
+use kernel::{Block, RowJob};
+
+/// Image channels up to which the direct form is taken (the stem has 3).
+const MAX_CHANNELS: usize = 4;
+
+/// Taps per channel from which it pays: the lowered matrix of a 3×3 kernel is
+/// small enough that gemm's blocking wins.
+const MIN_TAPS: usize = 25;
+
+/// Whether [`correlate`] takes this convolution: one group, no dilation, stride 1
+/// or 2 (the same both ways), few image channels and a large kernel.
+pub(crate) fn applies(geo: &Geometry) -> bool {
+    let [s, t] = geo.stride;
+    geo.groups == 1
+        && geo.dilation == [1, 1]
+        && s == t
+        && (1..=2).contains(&s)
+        && (1..=MAX_CHANNELS).contains(&geo.img[0])
+        && geo.kernel[0] * geo.kernel[1] >= MIN_TAPS
+        && geo.col[1] * geo.col[2] > 0
+}
+
+/// `col = W · im2col(img)` for every image, as [`super::lowered::correlate`]
+/// computes it: `img` is `[N, C, H, W]`, `weight` `[M, C, kH, kW]`, `col` `[N, M,
+/// H', W']`, all dense.
+pub(crate) fn correlate(geo: &Geometry, img: &[f32], weight: &[f32], col: &mut [f32]) {
+    assert_eq!(
+        col.len(),
+        geo.batch * geo.col[0] * geo.col_plane(),
+        "column side size"
+    );
+    run(geo, img, weight, SharedOut(col.as_mut_ptr()));
+}
+
+/// [`correlate`] into a fresh output, which it writes without zeroing it first
+/// (that `memset` was 5 % of the stem's time).
+pub(crate) fn forward(geo: &Geometry, img: &[f32], weight: &[f32]) -> Vec<f32> {
+    let len = geo.batch * geo.col[0] * geo.col_plane();
+    let mut col = Vec::with_capacity(len);
+    run(geo, img, weight, SharedOut(col.as_mut_ptr()));
+    // SAFETY: `run` wrote every output channel's every row and column: all `len`.
+    unsafe { col.set_len(len) };
+    col
+}
+
+/// The whole convolution, one output row of one image per task, into `out`: the
+/// start of `[N, M, H', W']` floats, every one of which it writes.
+fn run(geo: &Geometry, img: &[f32], weight: &[f32], out: SharedOut) {
+    let kernel = kernel::for_path(simd::path());
+    let [m, oh, ow] = geo.col;
+    let taps = Taps::new(geo, kernel.width);
+    let packed = pack_weights(weight, m, taps.offsets.len(), kernel.channels);
+    let plane = geo.img[0] * geo.img[1] * geo.img[2];
+    let mut prepared = Scratch::take(taps.prepared_len());
+    for (n, image) in img.chunks_exact(plane.max(1)).enumerate() {
+        taps.prepare(geo, image, &mut prepared);
+        let prepared = &prepared[..];
+        (0..oh).into_par_iter().for_each(|oy| {
+            let job = RowJob {
+                taps: &taps.offsets,
+                src: &prepared[oy * geo.stride[0] * taps.row_len..],
+                width: ow,
+                // SAFETY: output row `oy` of image `n`, channel 0; each channel's row
+                // is `oh·ow` further on. Rows of different `oy` are disjoint.
+                out: unsafe { out.get().add(n * m * oh * ow + oy * ow) },
+                channel_stride: oh * ow,
+            };
+            // SAFETY: `path` never exceeds what the CPU supports; `taps` sized
+            // `prepared` for every load of a block of `kernel.width` columns, and `out`
+            // holds the whole output (the callers' guarantee).
+            unsafe { (kernel.row)(&job, &packed) };
+        });
+    }
+}
+
+/// Weights regrouped so that a block's `mb` values of one tap are adjacent:
+/// `[M / mb][taps][mb]`, then the remaining channels one by one, `[taps]` each.
+fn pack_weights(weight: &[f32], m: usize, taps: usize, mb: usize) -> Block {
+    let full = m / mb;
+    let mut packed = Vec::with_capacity(m * taps);
+    for b in 0..full {
+        for t in 0..taps {
+            packed.extend((0..mb).map(|i| weight[(b * mb + i) * taps + t]));
+        }
+    }
+    packed.extend_from_slice(&weight[full * mb * taps..m * taps]);
+    Block {
+        weights: packed,
+        full_blocks: full,
+    }
+}
+
+/// Where each tap reads in the prepared image, and that image's layout:
+/// `[channel][phase][row][row_len]`.
+struct Taps {
+    /// Per tap `(c, a, e)`, in the weight's order: the offset of its first read for
+    /// output row 0, column 0.
+    offsets: Vec<usize>,
+    channels: usize,
+    phases: usize,
+    rows: usize,
+    row_len: usize,
+}
+
+impl Taps {
+    fn new(geo: &Geometry, width: usize) -> Self {
+        let ([c, _, _], [kh, kw], s) = (geo.img, geo.kernel, geo.stride[0]);
+        let [_, oh, ow] = geo.col;
+        let rows = s * (oh - 1) + kh;
+        // Room for the last block's whole width: its loads past the row's end read
+        // zeros, and its stores beyond the output are dropped.
+        let row_len = ow.div_ceil(width) * width + (kw - 1) / s;
+        let mut offsets = Vec::with_capacity(c * kh * kw);
+        for ch in 0..c {
+            for a in 0..kh {
+                for e in 0..kw {
+                    offsets.push(((ch * s + e % s) * rows + a) * row_len + e / s);
+                }
+            }
+        }
+        Self {
+            offsets,
+            channels: c,
+            phases: s,
+            rows,
+            row_len,
+        }
+    }
+
+    fn prepared_len(&self) -> usize {
+        self.channels * self.phases * self.rows * self.row_len
+    }
+
+    /// Copies one `[C, H, W]` image into `dst`, zero-padded and split by phase.
+    fn prepare(&self, geo: &Geometry, image: &[f32], dst: &mut [f32]) {
+        let ([_, h, w], [ph, pw], s) = (geo.img, geo.padding, self.phases);
+        dst.par_chunks_mut(self.row_len)
+            .enumerate()
+            .for_each(|(i, row)| {
+                let (ch, q, r) = (i / (s * self.rows), i / self.rows % s, i % self.rows);
+                match r.checked_sub(ph).filter(|&y| y < h) {
+                    Some(y) => gather(
+                        &image[(ch * h + y) * w..][..w],
+                        q as isize - pw as isize,
+                        s,
+                        row,
+                    ),
+                    None => row.fill(0.0),
+                }
+            });
+    }
+}
+
+/// `row[j] = src[s·j + shift]`, zero where that falls outside `src`.
+fn gather(src: &[f32], shift: isize, s: usize, row: &mut [f32]) {
+    // The first `j` with `s·j + shift ≥ 0`, and the end of those below `src.len()`.
+    let first = ((-shift).max(0) as usize).div_ceil(s).min(row.len());
+    let end = ((src.len() as isize - shift).max(0) as usize)
+        .div_ceil(s)
+        .clamp(first, row.len());
+    row[..first].fill(0.0);
+    row[end..].fill(0.0);
+    let start = (s * first) as isize + shift;
+    for (v, x) in row[first..end]
+        .iter_mut()
+        .zip(src[start as usize..].iter().step_by(s))
+    {
+        *v = *x;
+    }
+}
