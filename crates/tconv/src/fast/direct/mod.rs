@@ -12,6 +12,7 @@
 //! times a run of output columns in registers while it walks the taps.
 
 mod kernel;
+mod prepared;
 mod vector;
 
 use rayon::prelude::*;
@@ -21,6 +22,7 @@ use super::scratch::Scratch;
 use crate::kernels::simd;
 use crate::shape::Geometry;
 use kernel::{Block, RowJob};
+use prepared::Taps;
 
 /// Image channels up to which the direct form is taken (the stem has 3).
 const MAX_CHANNELS: usize = 4;
@@ -70,7 +72,7 @@ pub(crate) fn forward(geo: &Geometry, img: &[f32], weight: &[f32]) -> Vec<f32> {
 fn run(geo: &Geometry, img: &[f32], weight: &[f32], out: SharedOut) {
     let kernel = kernel::for_path(simd::path());
     let [m, oh, ow] = geo.col;
-    let taps = Taps::new(geo, kernel.width);
+    let taps = Taps::new(geo, kernel.width, oh);
     let packed = pack_weights(weight, m, taps.offsets.len(), kernel.channels);
     let plane = geo.img[0] * geo.img[1] * geo.img[2];
     let mut prepared = Scratch::take(taps.prepared_len());
@@ -109,84 +111,5 @@ fn pack_weights(weight: &[f32], m: usize, taps: usize, mb: usize) -> Block {
     Block {
         weights: packed,
         full_blocks: full,
-    }
-}
-
-/// Where each tap reads in the prepared image, and that image's layout:
-/// `[channel][phase][row][row_len]`.
-struct Taps {
-    /// Per tap `(c, a, e)`, in the weight's order: the offset of its first read for
-    /// output row 0, column 0.
-    offsets: Vec<usize>,
-    channels: usize,
-    phases: usize,
-    rows: usize,
-    row_len: usize,
-}
-
-impl Taps {
-    fn new(geo: &Geometry, width: usize) -> Self {
-        let ([c, _, _], [kh, kw], s) = (geo.img, geo.kernel, geo.stride[0]);
-        let [_, oh, ow] = geo.col;
-        let rows = s * (oh - 1) + kh;
-        // Room for the last block's whole width: its loads past the row's end read
-        // zeros, and its stores beyond the output are dropped.
-        let row_len = ow.div_ceil(width) * width + (kw - 1) / s;
-        let mut offsets = Vec::with_capacity(c * kh * kw);
-        for ch in 0..c {
-            for a in 0..kh {
-                for e in 0..kw {
-                    offsets.push(((ch * s + e % s) * rows + a) * row_len + e / s);
-                }
-            }
-        }
-        Self {
-            offsets,
-            channels: c,
-            phases: s,
-            rows,
-            row_len,
-        }
-    }
-
-    fn prepared_len(&self) -> usize {
-        self.channels * self.phases * self.rows * self.row_len
-    }
-
-    /// Copies one `[C, H, W]` image into `dst`, zero-padded and split by phase.
-    fn prepare(&self, geo: &Geometry, image: &[f32], dst: &mut [f32]) {
-        let ([_, h, w], [ph, pw], s) = (geo.img, geo.padding, self.phases);
-        dst.par_chunks_mut(self.row_len)
-            .enumerate()
-            .for_each(|(i, row)| {
-                let (ch, q, r) = (i / (s * self.rows), i / self.rows % s, i % self.rows);
-                match r.checked_sub(ph).filter(|&y| y < h) {
-                    Some(y) => gather(
-                        &image[(ch * h + y) * w..][..w],
-                        q as isize - pw as isize,
-                        s,
-                        row,
-                    ),
-                    None => row.fill(0.0),
-                }
-            });
-    }
-}
-
-/// `row[j] = src[s·j + shift]`, zero where that falls outside `src`.
-fn gather(src: &[f32], shift: isize, s: usize, row: &mut [f32]) {
-    // The first `j` with `s·j + shift ≥ 0`, and the end of those below `src.len()`.
-    let first = ((-shift).max(0) as usize).div_ceil(s).min(row.len());
-    let end = ((src.len() as isize - shift).max(0) as usize)
-        .div_ceil(s)
-        .clamp(first, row.len());
-    row[..first].fill(0.0);
-    row[end..].fill(0.0);
-    let start = (s * first) as isize + shift;
-    for (v, x) in row[first..end]
-        .iter_mut()
-        .zip(src[start as usize..].iter().step_by(s))
-    {
-        *v = *x;
     }
 }
