@@ -117,7 +117,8 @@ pub fn conv2d(
 /// [`conv2d`] for inference: free to compute 3×3 convolutions of stride 1 by
 /// Winograd's F(4×4, 3×3) where that is faster (many channels and a large enough
 /// map), which rounds to about 1e-5 of the output's scale instead of the direct
-/// sum's 1e-7. Training keeps [`conv2d`]: batch statistics amplify that rounding.
+/// sum's 1e-7. Training's forward pass keeps [`conv2d`]: batch statistics amplify
+/// that rounding.
 /// `FCN_CONV3X3` (or [`set_conv3x3_path`]) forces a way for both.
 pub fn conv2d_for_inference(
     input: ArrayView4<f32>,
@@ -154,7 +155,9 @@ pub fn conv_transpose2d(
 }
 
 /// Gradients of [`conv2d`] for the upstream gradient `grad_output` (shaped like its
-/// output). `has_bias` asks for the bias gradient too.
+/// output). `has_bias` asks for the bias gradient too. The input gradient of a 3×3
+/// convolution of stride 1 may be computed by Winograd's minimal filtering, as
+/// [`conv2d_for_inference`] is: no batch statistics amplify its rounding there.
 pub fn conv2d_backward(
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,

@@ -96,7 +96,7 @@ pub(crate) fn conv2d(
         direct::forward(geo, &img, &weight)
     } else {
         let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-        match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, inference)) {
+        match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, !inference)) {
             Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
             None => correlate(geo, &img, &weight, &mut out),
         }
@@ -186,6 +186,7 @@ pub(crate) fn conv2d_input_grad(
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
     let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
+    // No batch statistics follow an input gradient: Winograd's rounding is harmless.
     if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|w| winograd::plan(w, false)) {
         winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
     } else {

@@ -154,16 +154,20 @@ pub fn conv3x3_path() -> Conv3x3Path {
 }
 
 /// `p` with the tile the path in use computes it by, or `None` for im2col + gemm.
+/// `batch_statistics` says whether the result feeds a BatchNorm that normalises
+/// with the batch's own statistics: training's forward pass.
 ///
-/// The automatic choice takes Winograd for inference only. Its rounding error, about
-/// 1e-5 of the output's scale for F(4×4, 3×3), is harmless to a forward pass but
-/// not to training with batch statistics, whose normalisation amplifies it: on the
-/// FCN-8s golden's training step (ResNet-18, random weights) the stem's gradient
-/// moved by up to 2.9e-3 (1.6e-3 with F(2×2, 3×3)), where im2col + gemm stays
-/// within 2e-6 of PyTorch's float64 result.
-pub(crate) fn plan(p: Conv3x3, inference: bool) -> Option<Conv3x3> {
+/// The automatic choice takes Winograd everywhere else: inference and the input
+/// gradients of training. Its rounding error, about 1e-5 of the output's scale for
+/// F(4×4, 3×3), is harmless there but not before batch statistics, whose
+/// normalisation amplifies it: on the FCN-8s golden's training step (ResNet-18,
+/// random weights) the stem's gradient moved by up to 2.9e-3 of its scale with
+/// F(4×4) forced in the forward passes too (1.6e-3 with F(2×2)), and by 6.1e-6 with
+/// F(4×4) forced in the input gradients only, where im2col + gemm stays within 2e-6
+/// of PyTorch's float64 result (the tests' bound is 1e-3).
+pub(crate) fn plan(p: Conv3x3, batch_statistics: bool) -> Option<Conv3x3> {
     let tile = match conv3x3_path() {
-        Conv3x3Path::Auto if !inference => return None,
+        Conv3x3Path::Auto if batch_statistics => return None,
         Conv3x3Path::Auto => pays(&p)?,
         Conv3x3Path::F4 => Tile::F4,
         Conv3x3Path::F2 => Tile::F2,
