@@ -5,10 +5,10 @@
 //! registers straight from the image.
 //!
 //! Each image is first copied once into zero-padded rows split by column phase
-//! ([`Prepared`]): with stride `s`, the input column of output `ox` under tap `e` is
+//! ([`prepared::Taps`]): with stride `s`, the input column of output `ox` under tap `e` is
 //! `s·(ox + e / s) + e % s`, so in the row of phase `e % s` a tap reads consecutive
 //! outputs' inputs from consecutive elements, and a vector load serves
-//! [`Vector::LANES`] outputs at once. The kernel then keeps a block of output channels
+//! [`vector::Vector::LANES`] outputs at once. The kernel then keeps a block of output channels
 //! times a run of output columns in registers while it walks the taps.
 
 mod kernel;
