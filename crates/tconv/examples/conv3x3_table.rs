@@ -4,33 +4,11 @@
 //!
 //! Run: `cargo run --release -p tconv --example conv3x3_table [-- --threads N]`
 
-use std::time::Instant;
+mod common;
 
+use common::random;
 use ndarray::Array4;
 use tconv::{Conv2dParams, Conv3x3Path, conv2d, conv2d_backward, set_conv3x3_path};
-
-fn median_ms(mut run: impl FnMut()) -> f64 {
-    run();
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 5 || (times.len() < 30 && start.elapsed().as_secs_f64() < 1.5) {
-        let t = Instant::now();
-        run();
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-fn random(dim: (usize, usize, usize, usize), seed: u32) -> Array4<f32> {
-    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-    Array4::from_shape_fn(dim, |_| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state as f32 / u32::MAX as f32 - 0.5
-    })
-}
 
 /// (forward, input gradient) milliseconds on `path`.
 fn time(
@@ -39,11 +17,11 @@ fn time(
     p: &Conv2dParams,
 ) -> (f64, f64) {
     set_conv3x3_path(path);
-    let fwd = median_ms(|| {
+    let fwd = common::median_ms(1.5, 30, || {
         std::hint::black_box(conv2d(x.view(), w.view(), None, p).unwrap());
     });
     // The backward pass computes both gradients; only the input's path changes.
-    let bwd = median_ms(|| {
+    let bwd = common::median_ms(1.5, 30, || {
         std::hint::black_box(conv2d_backward(x.view(), w.view(), gy.view(), false, p).unwrap());
     });
     (fwd, bwd)

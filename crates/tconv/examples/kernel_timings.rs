@@ -4,24 +4,11 @@
 //!
 //! Run: `cargo run --release -p tconv --example kernel_timings [-- [--json] [SHAPE]]`
 
-use std::time::Instant;
+mod common;
 
 #[allow(dead_code)]
 #[path = "../benches/shapes.rs"]
 mod shapes;
-
-fn median_ms(mut run: impl FnMut()) -> f64 {
-    run();
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 5 || (times.len() < 50 && start.elapsed().as_secs_f64() < 3.0) {
-        let t = Instant::now();
-        run();
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
 
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
@@ -35,7 +22,7 @@ fn main() {
         let x = shape.input();
         let w = shape.weight();
         let out = shape.forward(&x, &w).dim();
-        let ms = median_ms(|| {
+        let ms = common::median_ms(3.0, 50, || {
             std::hint::black_box(shape.forward(&x, &w));
         });
         let gflops = shape.flops(out) / ms / 1e6;
