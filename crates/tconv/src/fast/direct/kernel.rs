@@ -1,8 +1,8 @@
 //! The register-blocked kernel: a block of output channels times a run of output
 //! columns of one output row, summed over every tap straight from the prepared
 //! image. Per tap it loads the run's inputs once and multiplies them by each
-//! channel's weight, so a 4 × 4 block of AVX-512 vectors does 16 fused
-//! multiply-adds for 4 loads and 4 broadcasts.
+//! channel's weight, so an 8 × 3 block of AVX-512 vectors does 24 fused
+//! multiply-adds for 3 loads and 8 broadcasts.
 
 use super::vector::{Quad, Vector};
 
@@ -92,8 +92,8 @@ unsafe fn baseline_row(job: &RowJob, block: &Block) {
 ///
 /// # Safety
 /// `src` holds `offset + width rounded up to VB · LANES` elements past every tap's
-/// offset, and `out` is valid for writes of `width` columns of `out_channels`
-/// channel rows `channel_stride` apart.
+/// offset, and `out` is valid for writes of `width` columns of every channel's
+/// row (`block`'s channels), `channel_stride` apart.
 #[inline(always)]
 unsafe fn row<V: Vector, const MB: usize, const VB: usize>(job: &RowJob, block: &Block) {
     let span = VB * V::LANES;

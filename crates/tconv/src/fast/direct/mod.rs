@@ -72,7 +72,7 @@ pub(crate) fn forward(geo: &Geometry, img: &[f32], weight: &[f32]) -> Vec<f32> {
 fn run(geo: &Geometry, img: &[f32], weight: &[f32], out: SharedOut) {
     let kernel = kernel::for_path(simd::path());
     let [m, oh, ow] = geo.col;
-    let taps = Taps::new(geo, kernel.width, oh);
+    let taps = Taps::new(geo, kernel.width);
     let packed = pack_weights(weight, m, taps.offsets.len(), kernel.channels);
     let plane = geo.img[0] * geo.img[1] * geo.img[2];
     let mut prepared = Scratch::take(taps.prepared_len());

@@ -20,10 +20,10 @@ pub(super) struct Taps {
 
 impl Taps {
     /// For kernels that take `width` output columns at a time.
-    pub fn new(geo: &Geometry, width: usize, out_rows: usize) -> Self {
+    pub fn new(geo: &Geometry, width: usize) -> Self {
         let ([c, _, _], [kh, kw], s) = (geo.img, geo.kernel, geo.stride[0]);
-        let ow = geo.col[2];
-        let rows = s * (out_rows.max(1) - 1) + kh;
+        let [_, oh, ow] = geo.col;
+        let rows = s * (oh.max(1) - 1) + kh;
         // Room for the last block's whole width: its loads past the row's end read
         // zeros, and its outputs beyond the row are dropped.
         let row_len = ow.div_ceil(width) * width + (kw - 1) / s;
@@ -80,11 +80,17 @@ fn gather(src: &[f32], shift: isize, s: usize, row: &mut [f32]) {
         .clamp(first, row.len());
     row[..first].fill(0.0);
     row[end..].fill(0.0);
-    let start = (s * first) as isize + shift;
-    for (v, x) in row[first..end]
-        .iter_mut()
-        .zip(src[start as usize..].iter().step_by(s))
-    {
-        *v = *x;
+    if first == end {
+        return;
+    }
+    let src = &src[((s * first) as isize + shift) as usize..];
+    let row = &mut row[first..end];
+    // Whole strides where they fit (a loop that vectorises), then a last lone one.
+    let whole = (src.len() / s).min(row.len());
+    for (v, x) in row[..whole].iter_mut().zip(src.chunks_exact(s)) {
+        *v = x[0];
+    }
+    if let Some(v) = row.get_mut(whole) {
+        *v = src[whole * s];
     }
 }
