@@ -68,6 +68,10 @@ enum Texture {
     Speckle,
 }
 
+/// How far, in radii, any outline may reach from its centre: the square's corners
+/// are the farthest, at 0.8·√2 ≈ 1.13.
+const REACH: f64 = 1.2;
+
 struct Shape {
     class: u8,
     center: (f64, f64),
@@ -83,6 +87,13 @@ impl Shape {
     /// Whether the point `(y, x)` lies inside the shape.
     fn contains(&self, y: f64, x: f64) -> bool {
         let (dy, dx) = (y - self.center.0, x - self.center.1);
+        // Most pixels are far from most shapes: skip the outline's test there.
+        let reach = REACH * self.radius;
+        dy * dy + dx * dx <= reach * reach && self.outline_contains(dy, dx)
+    }
+
+    /// Whether the offset `(dy, dx)` from the centre lies inside the outline.
+    fn outline_contains(&self, dy: f64, dx: f64) -> bool {
         let (s, c) = self.rot;
         let u = (c * dx + s * dy) / self.radius;
         let v = (-s * dx + c * dy) / self.radius;
@@ -91,6 +102,8 @@ impl Shape {
             1 => rho <= 1.0,
             2 => u.abs().max(v.abs()) <= 0.8,
             3 => v >= -0.5 && v <= 1.0 - 3f64.sqrt() * u.abs(),
+            // The star's points reach 1.0; its angle costs an atan2.
+            4 if rho > 1.0 => false,
             4 => {
                 let phi = v.atan2(u).rem_euclid(2.0 * PI / 5.0) / (2.0 * PI / 5.0);
                 rho <= 0.42 + 0.58 * (1.0 - (2.0 * phi - 1.0).abs())
@@ -204,7 +217,7 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
             }
             let px: [u8; 3] = std::array::from_fn(|c| {
                 let v = rgb[c] + noise_level * rng.range(-1.0, 1.0);
-                (v.clamp(0.0, 1.0) * 255.0).round() as u8
+                round_byte(v.clamp(0.0, 1.0) * 255.0)
             });
             image.put_pixel(x as u32, y as u32, Rgb(px));
         }
@@ -215,6 +228,13 @@ pub fn render(seed: u64, index: usize, (h, w): (usize, usize)) -> Sample {
         image,
         mask: void_borders(&labels, border),
     }
+}
+
+/// `v.round() as u8` for `v` in `[0, 255]`, without the library call `round` is on
+/// targets without SSE4.1: the fraction `v - trunc(v)` is exact.
+fn round_byte(v: f64) -> u8 {
+    let whole = v as u8;
+    whole + u8::from(v - f64::from(whole) >= 0.5)
 }
 
 /// An oriented wave of the background: frequency, direction (cos, sin), phase and
@@ -273,26 +293,47 @@ impl Shape {
 /// A window holds a label other than its centre's exactly when its minimum and
 /// maximum differ, and both are separable filters: a row pass, then a column pass.
 fn void_borders(labels: &Array2<u8>, r: usize) -> Array2<u8> {
+    let (h, w) = labels.dim();
+    let flat = labels.as_standard_layout();
+    let flat = flat.as_slice().expect("standard layout");
     let (lo, hi) = (
-        window_extreme(labels, r, u8::min),
-        window_extreme(labels, r, u8::max),
+        window_extreme(flat, (h, w), r, u8::min),
+        window_extreme(flat, (h, w), r, u8::max),
     );
-    Array2::from_shape_fn(labels.dim(), |p| {
-        if lo[p] == hi[p] { labels[p] } else { IGNORE }
-    })
+    let out = flat
+        .iter()
+        .zip(lo.iter().zip(&hi))
+        .map(|(&l, (a, b))| if a == b { l } else { IGNORE })
+        .collect();
+    Array2::from_shape_vec((h, w), out).expect("h × w labels")
 }
 
-/// `pick` (min or max) over the `(2r+1)²` window around each pixel, cut at the edges.
-fn window_extreme(labels: &Array2<u8>, r: usize, pick: fn(u8, u8) -> u8) -> Array2<u8> {
-    let (h, w) = labels.dim();
-    let rows = Array2::from_shape_fn((h, w), |(y, x)| {
-        let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-        (x0 + 1..x1).fold(labels[[y, x0]], |m, xx| pick(m, labels[[y, xx]]))
-    });
-    Array2::from_shape_fn((h, w), |(y, x)| {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        (y0 + 1..y1).fold(rows[[y0, x]], |m, yy| pick(m, rows[[yy, x]]))
-    })
+/// `pick` (min or max) over the `(2r+1)²` window around each pixel of the row-major
+/// `(h, w)` labels, cut at the edges.
+fn window_extreme(
+    labels: &[u8],
+    (h, w): (usize, usize),
+    r: usize,
+    pick: impl Fn(u8, u8) -> u8,
+) -> Vec<u8> {
+    let window = |n: usize, i: usize| (i.saturating_sub(r), (i + r + 1).min(n));
+    let mut rows = vec![0u8; h * w];
+    for (src, dst) in labels.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        for (x, d) in dst.iter_mut().enumerate() {
+            let (x0, x1) = window(w, x);
+            *d = src[x0 + 1..x1].iter().fold(src[x0], |m, &v| pick(m, v));
+        }
+    }
+    let mut out = vec![0u8; h * w];
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        let (y0, y1) = window(h, y);
+        dst.copy_from_slice(&rows[y0 * w..(y0 + 1) * w]);
+        for yy in y0 + 1..y1 {
+            let row = &rows[yy * w..(yy + 1) * w];
+            dst.iter_mut().zip(row).for_each(|(m, &v)| *m = pick(*m, v));
+        }
+    }
+    out
 }
 
 /// Writes the dataset to `out/VOC2012/` (JPEG images, palette PNG masks, split files,
@@ -359,4 +400,81 @@ pub fn generate(
     }
     let path = root.join("classes.toml");
     std::fs::write(&path, toml).map_err(|e| DataError::new(&path, format!("cannot write: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`Shape::contains`] skips the outline's test beyond [`REACH`] radii: no
+    /// outline, at any rotation, may have a point there.
+    #[test]
+    fn every_outline_lies_within_reach() {
+        let radius = 10.0;
+        let mut farthest = [0.0f64; 7];
+        for class in 1..CLASSES.len() as u8 {
+            for turn in 0..36 {
+                let shape = Shape {
+                    class,
+                    center: (0.0, 0.0),
+                    radius,
+                    rot: (f64::from(turn) * PI / 36.0).sin_cos(),
+                    color: [0.5; 3],
+                    texture: Texture::Flat,
+                    contrast: 0.0,
+                };
+                for i in -300..=300 {
+                    for j in -300..=300 {
+                        let (dy, dx) = (f64::from(i) * 0.05, f64::from(j) * 0.05);
+                        if shape.outline_contains(dy, dx) {
+                            let d = (dy * dy + dx * dx).sqrt() / radius;
+                            farthest[class as usize] = farthest[class as usize].max(d);
+                        }
+                    }
+                }
+            }
+        }
+        // The square's corners are the farthest points of all (0.8·√2).
+        let square = farthest[2];
+        assert!((square - 0.8 * 2f64.sqrt()).abs() < 0.01, "{farthest:?}");
+        assert!(
+            farthest.iter().all(|&d| d <= square + 1e-9 && d < REACH),
+            "{farthest:?}"
+        );
+    }
+
+    /// `round_byte` is `round` on `[0, 255]`, next to the halves too.
+    #[test]
+    fn round_byte_rounds_as_round_does() {
+        let halves = (0..255).map(|i| f64::from(i) + 0.5);
+        let near = halves.flat_map(|h| {
+            [
+                h,
+                f64::from_bits(h.to_bits() - 1),
+                f64::from_bits(h.to_bits() + 1),
+            ]
+        });
+        let grid = (0..=255 * 64).map(|i| f64::from(i) / 64.0);
+        for v in grid.chain(near) {
+            assert_eq!(round_byte(v), v.round() as u8, "{v}");
+        }
+    }
+
+    /// The row-and-column filter gives what a direct look at every window gives.
+    #[test]
+    fn void_borders_matches_a_direct_window_scan() {
+        let labels = Array2::from_shape_fn((9, 13), |(y, x)| ((y / 3 + x / 4) % 3) as u8);
+        for r in 1..3 {
+            let fast = void_borders(&labels, r);
+            let direct = Array2::from_shape_fn((9, 13), |(y, x)| {
+                let ys = y.saturating_sub(r)..(y + r + 1).min(9);
+                let mixed = ys.clone().any(|yy| {
+                    (x.saturating_sub(r)..(x + r + 1).min(13))
+                        .any(|xx| labels[[yy, xx]] != labels[[y, x]])
+                });
+                if mixed { IGNORE } else { labels[[y, x]] }
+            });
+            assert_eq!(fast, direct, "r = {r}");
+        }
+    }
 }
