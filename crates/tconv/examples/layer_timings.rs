@@ -2,7 +2,9 @@
 //! width (the forward pass, the input gradient and the weight gradient), at the
 //! demo's batch and image size by default, to show where a training step goes.
 //!
-//! Run: `cargo run --release -p tconv --example layer_timings [-- WIDTH BATCH HxW]`
+//! Run: `cargo run --release -p tconv --example layer_timings [-- WIDTH BATCH HxW
+//! OUTPUT_STRIDE]`. Output stride 16 or 8 dilates layer4, or layer3 and layer4, as
+//! torchvision does; the demo's network is `-- 8 4 128x192 8`.
 
 use std::time::Instant;
 
@@ -30,6 +32,62 @@ fn filled(dim: (usize, usize, usize, usize), k: f32) -> Array4<f32> {
     })
 }
 
+/// One distinct convolution of the network and how often it occurs.
+struct Layer {
+    name: String,
+    channels: (usize, usize),
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    /// The input's side is the image's divided by this.
+    divisor: usize,
+    count: usize,
+}
+
+/// ResNet-18's convolutions at `width`. A stage past `output_stride` keeps its
+/// input's size and dilates instead of striding; its first 3×3 keeps the previous
+/// dilation, as torchvision's `replace_stride_with_dilation` does.
+fn layers(width: usize, output_stride: usize) -> Vec<Layer> {
+    let layer = |name: String, (ci, co), kernel, stride, dilation, divisor, count| Layer {
+        name,
+        channels: (ci, co),
+        kernel,
+        stride,
+        dilation,
+        divisor,
+        count,
+    };
+    let mut out = vec![
+        layer("stem 7x7/2".into(), (3, width), 7, 2, 1, 1, 1),
+        layer("layer1 3x3".into(), (width, width), 3, 1, 1, 4, 4),
+    ];
+    let (mut divisor, mut dilation) = (4, 1);
+    for (i, stage) in ["layer2", "layer3", "layer4"].into_iter().enumerate() {
+        let (ci, co) = (width << i, width << (i + 1));
+        let dilate = divisor * 2 > output_stride;
+        let stride = if dilate { 1 } else { 2 };
+        let first = format!("{stage} 3x3/{stride}");
+        out.push(layer(first, (ci, co), 3, stride, dilation, divisor, 1));
+        out.push(layer(
+            format!("{stage} 1x1/{stride}"),
+            (ci, co),
+            1,
+            stride,
+            1,
+            divisor,
+            1,
+        ));
+        if dilate {
+            dilation *= 2;
+        } else {
+            divisor *= 2;
+        }
+        let rest = format!("{stage} 3x3 d{dilation}");
+        out.push(layer(rest, (co, co), 3, 1, dilation, divisor, 3));
+    }
+    out
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let width: usize = args.first().map_or(8, |a| a.parse().expect("WIDTH"));
@@ -38,33 +96,26 @@ fn main() {
         let (h, w) = a.split_once('x').expect("HxW");
         (h.parse().expect("H"), w.parse().expect("W"))
     });
-    // (name, in channels, out channels, kernel, stride, input side divisor, count)
-    let c = |m: usize| width * m;
-    let layers = [
-        ("stem 7x7/2", 3, c(1), 7, 2, 1, 1),
-        ("layer1 3x3", c(1), c(1), 3, 1, 4, 4),
-        ("layer2 3x3/2", c(1), c(2), 3, 2, 4, 1),
-        ("layer2 1x1/2", c(1), c(2), 1, 2, 4, 1),
-        ("layer2 3x3", c(2), c(2), 3, 1, 8, 3),
-        ("layer3 3x3/2", c(2), c(4), 3, 2, 8, 1),
-        ("layer3 1x1/2", c(2), c(4), 1, 2, 8, 1),
-        ("layer3 3x3", c(4), c(4), 3, 1, 16, 3),
-        ("layer4 3x3/2", c(4), c(8), 3, 2, 16, 1),
-        ("layer4 1x1/2", c(4), c(8), 1, 2, 16, 1),
-        ("layer4 3x3", c(8), c(8), 3, 1, 32, 3),
-    ];
+    let output_stride: usize = args
+        .get(3)
+        .map_or(32, |a| a.parse().expect("OUTPUT_STRIDE"));
+    assert!(
+        [8, 16, 32].contains(&output_stride),
+        "output stride 32, 16 or 8"
+    );
     println!(
-        "{:<14} {:>5} {:>9} {:>9} {:>9}   (ms, median of 5; x count)",
+        "{:<16} {:>5} {:>9} {:>9} {:>9}   (ms, median of 5; x count)",
         "layer", "count", "forward", "grad in", "grad w"
     );
     let mut total = [0.0f64; 3];
-    for (name, ci, co, k, s, div, count) in layers {
+    for l in layers(width, output_stride) {
+        let ((ci, co), k, div) = (l.channels, l.kernel, l.divisor);
         let x = filled((batch, ci, h / div, w / div), 0.37);
         let wt = filled((co, ci, k, k), 0.91);
         let p = Conv2dParams {
-            stride: [s, s],
-            padding: [k / 2, k / 2],
-            dilation: [1, 1],
+            stride: [l.stride; 2],
+            padding: [l.dilation * (k / 2); 2],
+            dilation: [l.dilation; 2],
             groups: 1,
         };
         let y = tconv::conv2d(x.view(), wt.view(), None, &p).expect("valid layer");
@@ -85,15 +136,15 @@ fn main() {
             }),
         ];
         for (t, v) in total.iter_mut().zip(times) {
-            *t += v * count as f64;
+            *t += v * l.count as f64;
         }
         println!(
-            "{name:<14} {count:>5} {:>9.2} {:>9.2} {:>9.2}",
-            times[0], times[1], times[2]
+            "{:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}",
+            l.name, l.count, times[0], times[1], times[2]
         );
     }
     println!(
-        "{:<14} {:>5} {:>9.2} {:>9.2} {:>9.2}   (the stem's input gradient is never needed)",
+        "{:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}   (the stem's input gradient is never needed)",
         "total", "", total[0], total[1], total[2]
     );
 }
