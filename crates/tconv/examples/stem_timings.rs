@@ -1,6 +1,7 @@
 //! Times ResNet's stem (3 → 64 channels, 7×7, stride 2, padding 3) forward and its
-//! weight gradient at the benchmark's and the demo's sizes, medians of repeated
-//! runs, to compare builds or `FCN_SIMD` paths.
+//! weight gradient at the benchmark's and the demo's sizes, and the demo's own stem
+//! (width 8: 8 channels, at full and half resolution), medians of repeated runs, to
+//! compare builds or `FCN_SIMD` paths.
 //!
 //! Run: `cargo run --release -p tconv --example stem_timings`
 
@@ -16,12 +17,14 @@ fn main() {
         dilation: [1, 1],
         groups: 1,
     };
-    let w = random((64, 3, 7, 7), 1);
-    for (name, dim) in [
-        ("b1_320x480", (1, 3, 320, 480)),
-        ("b8_320x480", (8, 3, 320, 480)),
-        ("b4_128x192 (demo)", (4, 3, 128, 192)),
+    for (name, dim, channels) in [
+        ("b1_320x480", (1, 3, 320, 480), 64),
+        ("b8_320x480", (8, 3, 320, 480), 64),
+        ("b4_128x192", (4, 3, 128, 192), 64),
+        ("b4_128x192 w8", (4, 3, 128, 192), 8),
+        ("b4_64x96 w8", (4, 3, 64, 96), 8),
     ] {
+        let w = random((channels, 3, 7, 7), 1);
         let x = random(dim, 2);
         let y = tconv::conv2d(x.view(), w.view(), None, &p).unwrap();
         let gy = random(y.dim(), 3);

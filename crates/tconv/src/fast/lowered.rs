@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::gemm::{Mat, Parallelism, matmul, matmul_to_ptr};
-use super::lowering::{col2im, im2col};
+use super::lowering::{col2im, column_read_stride, im2col, im2col_strided};
 use super::scratch::Scratch;
 use crate::shape::Geometry;
 
@@ -57,6 +57,16 @@ fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Scratch {
         return Scratch::take(0);
     }
     Scratch::take(lowered_rows * band_rows(geo, lowered_rows) * geo.col[2])
+}
+
+/// [`lowered_buffer`] with rows [`column_read_stride`] apart, for the weight
+/// gradient.
+fn transposed_lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Scratch {
+    if geo.is_pointwise() {
+        return Scratch::take(0);
+    }
+    let width = band_rows(geo, lowered_rows) * geo.col[2];
+    Scratch::take(lowered_rows * column_read_stride(width))
 }
 
 /// A pointer that threads may share because each writes a disjoint part.
@@ -219,8 +229,9 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
         let lowered = if geo.is_pointwise() {
             Mat::strided(&src[y0 * cw..], k, width, p)
         } else {
-            im2col(geo, src, icg, (y0, y1), buf);
-            Mat::row_major(&buf[..k * width], k, width)
+            let stride = column_read_stride(width);
+            im2col_strided(geo, src, icg, (y0, y1), buf, stride);
+            Mat::strided(&buf[..k * stride], k, width, stride)
         };
         let out = &mut acc[grp * mg * k..(grp + 1) * mg * k];
         matmul(out, k, lhs, lowered.t(), true, Parallelism::None);
@@ -232,7 +243,8 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     let sums: Vec<Vec<f32>> = (0..partials)
         .into_par_iter()
         .map(|i| {
-            let (mut buf, mut acc) = (lowered_buffer(geo, k), vec![0.0f32; g * mg * k]);
+            let mut buf = transposed_lowered_buffer(geo, k);
+            let mut acc = vec![0.0f32; g * mg * k];
             for piece in i * pieces / partials..(i + 1) * pieces / partials {
                 add_piece(&mut buf, &mut acc, piece);
             }
@@ -258,7 +270,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
     let pieces: Vec<Vec<f32>> = (0..g * blocks)
         .into_par_iter()
         .map_init(
-            || lowered_buffer(geo, cb * taps),
+            || transposed_lowered_buffer(geo, cb * taps),
             |buf, piece| {
                 let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
                 let channels = cb.min(icg - c0);
@@ -277,9 +289,10 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
                     }
                     for (y0, y1) in bands(geo.col[1], band_rows(geo, cb * taps)) {
                         let width = (y1 - y0) * cw;
-                        im2col(geo, src, channels, (y0, y1), buf);
+                        let stride = column_read_stride(width);
+                        im2col_strided(geo, src, channels, (y0, y1), buf, stride);
                         let lhs = Mat::strided(&grad_col[y0 * cw..], mg, width, p);
-                        let lowered = Mat::row_major(&buf[..kb * width], kb, width);
+                        let lowered = Mat::strided(&buf[..kb * stride], kb, width, stride);
                         matmul(&mut acc, kb, lhs, lowered.t(), true, Parallelism::None);
                     }
                 }

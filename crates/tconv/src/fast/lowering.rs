@@ -35,17 +35,41 @@ pub(crate) fn im2col(
     geo: &Geometry,
     img: &[f32],
     channels: usize,
+    band: (usize, usize),
+    cols: &mut [f32],
+) {
+    let width = (band.1 - band.0) * geo.col[2];
+    im2col_strided(geo, img, channels, band, cols, width);
+}
+
+/// [`im2col`] with the lowered rows `stride` elements apart (`stride` ≥ the width).
+pub(crate) fn im2col_strided(
+    geo: &Geometry,
+    img: &[f32],
+    channels: usize,
     (y0, y1): (usize, usize),
     cols: &mut [f32],
+    stride: usize,
 ) {
     let width = (y1 - y0) * geo.col[2];
     if width == 0 {
         return;
     }
+    assert!(stride >= width, "lowered rows overlap");
     let rows = channels * geo.kernel[0] * geo.kernel[1];
-    for (r, row) in cols[..rows * width].chunks_mut(width).enumerate() {
-        fill_row(geo, img, y0, y1, r, row);
+    for (r, row) in cols[..rows * stride].chunks_mut(stride).enumerate() {
+        fill_row(geo, img, y0, y1, r, &mut row[..width]);
     }
+}
+
+/// A row stride for `width` lowered columns that a product reads down the
+/// columns (the weight gradient reads the lowered matrix transposed): an odd
+/// number of 64-byte lines, so that consecutive rows fall in different L1 sets.
+/// Widths of a multiple of 1 KiB put every few rows in the same sets, and the
+/// stem's gradient at the demo's sizes ran 2–4× slower at them (`stem_timings`).
+pub(crate) fn column_read_stride(width: usize) -> usize {
+    let lines = width.div_ceil(16);
+    (lines | 1) * 16
 }
 
 fn fill_row(geo: &Geometry, img: &[f32], y0: usize, y1: usize, r: usize, row: &mut [f32]) {
@@ -198,5 +222,22 @@ fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
                 *d = *v;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_read_stride;
+
+    #[test]
+    fn column_read_strides_hold_the_row_in_an_odd_number_of_lines() {
+        for width in 1..5000 {
+            let stride = column_read_stride(width);
+            assert!(stride >= width && stride < width + 32, "{width} → {stride}");
+            assert_eq!(stride % 16, 0, "{width} → {stride}");
+            assert_eq!((stride / 16) % 2, 1, "{width} → {stride}");
+        }
+        // The stem's band at the demo's half resolution: 32 rows of 48.
+        assert_eq!(column_read_stride(1536), 1552);
     }
 }
