@@ -358,6 +358,7 @@ fn new_config(args: &Args) -> TrainConfig {
         precision: args.device.precision,
         low_res_epochs: args.low_res_epochs,
         low_res_scale: args.low_res_scale,
+        validate_low_res: true,
     }
 }
 

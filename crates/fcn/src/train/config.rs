@@ -79,6 +79,11 @@ pub struct TrainConfig {
     pub low_res_epochs: usize,
     #[serde(default = "default_low_res_scale")]
     pub low_res_scale: f64,
+    /// Score the held-out split after the low-resolution epochs too. Those epochs
+    /// have not seen the full-size images it holds (their mIoU stays low until the
+    /// first full-size epoch), so a run that only needs the final model skips them.
+    #[serde(default = "yes")]
+    pub validate_low_res: bool,
 }
 
 impl TrainConfig {
@@ -107,7 +112,12 @@ impl TrainConfig {
         precision: Precision::F32,
         low_res_epochs: 0,
         low_res_scale: 0.5,
+        validate_low_res: true,
     };
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_low_res_scale() -> f64 {
@@ -183,6 +193,11 @@ impl TrainConfig {
             return bad("--crop scaled by --low-res-scale has a side under one pixel");
         }
         Ok(())
+    }
+
+    /// Whether the held-out split is scored after epoch `epoch` (from 1).
+    pub fn validates(&self, epoch: usize) -> bool {
+        self.validate_low_res || epoch > self.low_res_epochs
     }
 
     /// The crop of the low-resolution epochs (`None` without a crop).
@@ -348,6 +363,23 @@ mod tests {
         // Without warmup, poly is the textbook's 1 − step / total.
         let p0 = config(Schedule::Poly, 0);
         assert!(close(learning_rate(&p0, 25, 100), 0.1 * 0.75f64.powf(0.9)));
+    }
+
+    /// Every epoch is scored, unless the low-resolution ones are left out.
+    #[test]
+    fn low_res_epochs_are_scored_unless_told_not_to() {
+        let c = TrainConfig {
+            epochs: 5,
+            low_res_epochs: 3,
+            ..TrainConfig::default()
+        };
+        assert!((1..=5).all(|e| c.validates(e)));
+        let quiet = TrainConfig {
+            validate_low_res: false,
+            ..c
+        };
+        let scored: Vec<usize> = (1..=5).filter(|&e| quiet.validates(e)).collect();
+        assert_eq!(scored, [4, 5]);
     }
 
     /// Low-resolution epochs run the warmup and schedule on their own, then the

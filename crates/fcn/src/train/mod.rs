@@ -78,7 +78,8 @@ pub fn train(
         net = trained;
         let during = || format!("after epoch {epoch} (validating and saving it)");
         let val = crate::device::catch_failure(&during, epoch::HINT, || {
-            epoch::validate(&net, &meta, &device, val.as_ref(), progress)
+            let val = val.as_ref().filter(|_| config.validates(epoch));
+            epoch::validate(&net, &meta, &device, val, progress)
         })??;
         let record = totals.record(epoch, val, started);
         state.history.push(record.clone());
