@@ -82,7 +82,7 @@ pub struct TrainConfig {
     /// Score the held-out split after the low-resolution epochs too. Those epochs
     /// have not seen the full-size images it holds (their mIoU stays low until the
     /// first full-size epoch), so a run that only needs the final model skips them.
-    #[serde(default = "yes")]
+    #[serde(default = "default_validate_low_res")]
     pub validate_low_res: bool,
 }
 
@@ -116,8 +116,8 @@ impl TrainConfig {
     };
 }
 
-fn yes() -> bool {
-    true
+fn default_validate_low_res() -> bool {
+    TrainConfig::DEFAULT.validate_low_res
 }
 
 fn default_low_res_scale() -> f64 {

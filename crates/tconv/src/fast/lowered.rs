@@ -51,17 +51,9 @@ fn channel_block(channels: usize, units: usize) -> usize {
 }
 
 /// A thread's buffer for one band of the lowered matrix (none for a pointwise
-/// convolution, which reads the image as it is).
+/// convolution, which reads the image as it is), with room for rows
+/// [`column_read_stride`] apart, as the weight gradient lays them out.
 fn lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Scratch {
-    if geo.is_pointwise() {
-        return Scratch::take(0);
-    }
-    Scratch::take(lowered_rows * band_rows(geo, lowered_rows) * geo.col[2])
-}
-
-/// [`lowered_buffer`] with rows [`column_read_stride`] apart, for the weight
-/// gradient.
-fn transposed_lowered_buffer(geo: &Geometry, lowered_rows: usize) -> Scratch {
     if geo.is_pointwise() {
         return Scratch::take(0);
     }
@@ -243,7 +235,7 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     let sums: Vec<Vec<f32>> = (0..partials)
         .into_par_iter()
         .map(|i| {
-            let mut buf = transposed_lowered_buffer(geo, k);
+            let mut buf = lowered_buffer(geo, k);
             let mut acc = vec![0.0f32; g * mg * k];
             for piece in i * pieces / partials..(i + 1) * pieces / partials {
                 add_piece(&mut buf, &mut acc, piece);
@@ -270,7 +262,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
     let pieces: Vec<Vec<f32>> = (0..g * blocks)
         .into_par_iter()
         .map_init(
-            || transposed_lowered_buffer(geo, cb * taps),
+            || lowered_buffer(geo, cb * taps),
             |buf, piece| {
                 let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
                 let channels = cb.min(icg - c0);
