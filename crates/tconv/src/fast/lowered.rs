@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::gemm::{Mat, Parallelism, matmul, matmul_to_ptr};
+use super::grad_block::GradBlock;
 use super::lowering::{col2im, column_read_stride, im2col, im2col_strided};
 use super::scratch::Scratch;
 use crate::shape::Geometry;
@@ -210,7 +211,7 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
     };
     let per_unit = geo.col[1].div_ceil(rows).max(1);
     let units = geo.batch * g;
-    let add_piece = |buf: &mut [f32], acc: &mut [f32], piece: usize| {
+    let add_piece = |buf: &mut [f32], acc: &mut [GradBlock], piece: usize| {
         let (unit, band) = (piece / per_unit, piece % per_unit);
         let (y0, y1) = (band * rows, ((band + 1) * rows).min(geo.col[1]));
         let width = (y1 - y0) * cw;
@@ -225,30 +226,39 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
             im2col_strided(geo, src, icg, (y0, y1), buf, stride);
             Mat::strided(&buf[..k * stride], k, width, stride)
         };
-        let out = &mut acc[grp * mg * k..(grp + 1) * mg * k];
-        matmul(out, k, lhs, lowered.t(), true, Parallelism::None);
+        acc[grp].add_product(lhs, lowered);
     };
     // A fixed number of partial sums, added in order: the gradient does not depend
     // on how rayon happens to split the work, so a seeded run repeats exactly.
     let pieces = units * per_unit;
     let partials = pieces.min(PARTIAL_SUMS);
-    let sums: Vec<Vec<f32>> = (0..partials)
+    let zeros = || -> Vec<GradBlock> { (0..g).map(|_| GradBlock::zeros(mg, k)).collect() };
+    let sums: Vec<Vec<GradBlock>> = (0..partials)
         .into_par_iter()
         .map(|i| {
             let mut buf = lowered_buffer(geo, k);
-            let mut acc = vec![0.0f32; g * mg * k];
+            let mut acc = zeros();
             for piece in i * pieces / partials..(i + 1) * pieces / partials {
                 add_piece(&mut buf, &mut acc, piece);
             }
             acc
         })
         .collect();
-    sums.into_iter()
+    let total = sums
+        .into_iter()
         .reduce(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a.iter_mut().zip(&b).for_each(|(a, b)| a.add(b));
             a
         })
-        .unwrap_or_else(|| vec![0.0; g * mg * k])
+        .unwrap_or_else(zeros);
+    let mut grad = vec![0.0; g * mg * k];
+    for (grp, block) in total.iter().enumerate() {
+        for r in 0..mg {
+            let start = (grp * mg + r) * k;
+            block.copy_row(r, &mut grad[start..start + k]);
+        }
+    }
+    grad
 }
 
 /// [`weight_grad`] split over blocks of image channels: each piece owns its
@@ -259,7 +269,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
     let cb = channel_block(icg, g);
     let blocks = icg.div_ceil(cb);
     // Each piece owns the columns of one block of image channels in one group.
-    let pieces: Vec<Vec<f32>> = (0..g * blocks)
+    let pieces: Vec<GradBlock> = (0..g * blocks)
         .into_par_iter()
         .map_init(
             || lowered_buffer(geo, cb * taps),
@@ -267,7 +277,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
                 let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
                 let channels = cb.min(icg - c0);
                 let kb = channels * taps;
-                let mut acc = vec![0.0; mg * kb];
+                let mut acc = GradBlock::zeros(mg, kb);
                 for n in 0..geo.batch {
                     let unit = n * g + grp;
                     let first = (unit * icg + c0) * plane;
@@ -275,8 +285,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
                     let grad_col = &col[unit * mg * p..(unit + 1) * mg * p];
                     if geo.is_pointwise() {
                         let lhs = Mat::row_major(grad_col, mg, p);
-                        let x = Mat::row_major(src, channels, p).t();
-                        matmul(&mut acc, kb, lhs, x, true, Parallelism::None);
+                        acc.add_product(lhs, Mat::row_major(src, channels, p));
                         continue;
                     }
                     for (y0, y1) in bands(geo.col[1], band_rows(geo, cb * taps)) {
@@ -285,7 +294,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
                         im2col_strided(geo, src, channels, (y0, y1), buf, stride);
                         let lhs = Mat::strided(&grad_col[y0 * cw..], mg, width, p);
                         let lowered = Mat::strided(&buf[..kb * stride], kb, width, stride);
-                        matmul(&mut acc, kb, lhs, lowered.t(), true, Parallelism::None);
+                        acc.add_product(lhs, lowered);
                     }
                 }
                 acc
@@ -295,10 +304,10 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
     let mut grad = vec![0.0; geo.col[0] * k];
     for (piece, acc) in pieces.iter().enumerate() {
         let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
-        let kb = acc.len() / mg.max(1);
+        let kb = cb.min(icg - c0) * taps;
         for r in 0..mg {
             let start = (grp * mg + r) * k + c0 * taps;
-            grad[start..start + kb].copy_from_slice(&acc[r * kb..(r + 1) * kb]);
+            acc.copy_row(r, &mut grad[start..start + kb]);
         }
     }
     grad

@@ -7,6 +7,7 @@
 
 mod direct;
 mod gemm;
+mod grad_block;
 mod lowered;
 mod lowering;
 mod scratch;
