@@ -6,7 +6,7 @@
 //! the block makes it pack the lowered matrix, `cols × width` per band; stored by
 //! columns (transposed), it packs the output gradient, `rows × width`, and reads
 //! the lowered matrix in place. With few output channels the second copies far
-//! less: the demo's network's weight gradients went from 5.7–6.8 to 5.3–5.6 ms a
+//! less: the demo's network's weight gradients went from 5.9–6.4 to 5.1–5.4 ms a
 //! step (`layer_timings -- 8 4 128x192 8`). With many (ResNet-18's layer3 and
 //! layer4 at full width), reading the lowered matrix in place for every block of
 //! output channels cost up to 3× more, so those keep the row order.
