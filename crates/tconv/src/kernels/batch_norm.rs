@@ -2,9 +2,12 @@
 //! (mean, then variance about it), the normalisation in one, and the backward pass
 //! in two. Burn's generic version composes a dozen whole-tensor ops.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::kernels::lanes::lane_sum;
+use crate::kernels::uninit::par_filled;
 
 /// Per-channel `(mean, biased variance)` of `x` laid out `[n, c, plane]`.
 pub fn stats(x: &[f32], n: usize, c: usize, plane: usize) -> (Vec<f32>, Vec<f32>) {
@@ -45,24 +48,23 @@ pub fn normalize(
     (mean, inv_std): (&[f32], &[f32]),
     (gamma, beta): (&[f32], &[f32]),
 ) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(plane.max(1))
-        .zip(x.par_chunks(plane.max(1)))
-        .enumerate()
-        .for_each(|(i, (out, src))| {
-            let ch = i % c;
-            let a = inv_std[ch] * gamma[ch];
-            let b = beta[ch] - mean[ch] * a;
-            crate::kernels::simd::wide(
-                #[inline(always)]
-                || {
-                    for (o, &v) in out.iter_mut().zip(src) {
-                        *o = v * a + b;
-                    }
-                },
-            )
-        });
-    y
+    let plane = plane.max(1);
+    let fill = |i: usize, out: &mut [MaybeUninit<f32>]| {
+        let ch = i % c;
+        let a = inv_std[ch] * gamma[ch];
+        let b = beta[ch] - mean[ch] * a;
+        let src = &x[i * plane..][..out.len()];
+        crate::kernels::simd::wide(
+            #[inline(always)]
+            || {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    o.write(v * a + b);
+                }
+            },
+        )
+    };
+    // SAFETY: `fill` writes every element of its chunk (`src` is as long).
+    unsafe { par_filled(x.len(), plane, fill) }
 }
 
 /// Gradients of [`normalize`] with the statistics taken from `x` itself:
@@ -95,25 +97,25 @@ pub fn backward(
             )
         })
         .collect();
-    let mut gx = vec![0.0f32; x.len()];
-    gx.par_chunks_mut(plane.max(1))
-        .enumerate()
-        .for_each(|(i, out)| {
-            let ch = i % c;
-            let (sg, sgx) = sums[ch];
-            let (m, s) = (mean[ch], inv_std[ch]);
-            let k = gamma[ch] * s;
-            let (mg, mgx) = ((sg / count) as f32, (sgx / count) as f32);
-            let at = i * plane;
-            crate::kernels::simd::wide(
-                #[inline(always)]
-                || {
-                    for ((o, &g), &v) in out.iter_mut().zip(&grad[at..]).zip(&x[at..]) {
-                        *o = k * (g - mg - (v - m) * s * mgx);
-                    }
-                },
-            )
-        });
+    let fill = |i: usize, out: &mut [MaybeUninit<f32>]| {
+        let ch = i % c;
+        let (sg, sgx) = sums[ch];
+        let (m, s) = (mean[ch], inv_std[ch]);
+        let k = gamma[ch] * s;
+        let (mg, mgx) = ((sg / count) as f32, (sgx / count) as f32);
+        let at = i * plane;
+        let (g, v) = (&grad[at..][..out.len()], &x[at..][..out.len()]);
+        crate::kernels::simd::wide(
+            #[inline(always)]
+            || {
+                for ((o, &g), &v) in out.iter_mut().zip(g).zip(v) {
+                    o.write(k * (g - mg - (v - m) * s * mgx));
+                }
+            },
+        )
+    };
+    // SAFETY: `fill` writes every element of its chunk (`g` and `v` are as long).
+    let gx = unsafe { par_filled(x.len(), plane.max(1), fill) };
     let ggamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
     let gbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();
     (gx, ggamma, gbeta)

@@ -11,3 +11,4 @@ pub mod lanes;
 pub mod pool;
 pub mod resize;
 pub mod simd;
+mod uninit;
