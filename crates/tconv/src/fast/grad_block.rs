@@ -42,26 +42,11 @@ impl GradBlock {
     /// `self += grad · loweredᵀ`, `grad` being `rows × width` and `lowered`
     /// `cols × width`.
     pub(super) fn add_product(&mut self, grad: Mat, lowered: Mat) {
-        let Self { rows, cols, .. } = *self;
-        if self.transposed {
-            matmul(
-                &mut self.data,
-                rows,
-                lowered,
-                grad.t(),
-                true,
-                Parallelism::None,
-            );
-        } else {
-            matmul(
-                &mut self.data,
-                cols,
-                grad,
-                lowered.t(),
-                true,
-                Parallelism::None,
-            );
-        }
+        let (ld, a, b) = match self.transposed {
+            true => (self.rows, lowered, grad.t()),
+            false => (self.cols, grad, lowered.t()),
+        };
+        matmul(&mut self.data, ld, a, b, true, Parallelism::None);
     }
 
     /// Adds another block of the same shape and layout, element by element.
@@ -77,15 +62,18 @@ impl GradBlock {
             .for_each(|(a, b)| *a += b);
     }
 
-    /// Writes row `r` (one output channel's gradient over the block's lowered
-    /// rows) into `out`, `cols` long.
-    pub(super) fn copy_row(&self, r: usize, out: &mut [f32]) {
-        if self.transposed {
-            for (j, o) in out[..self.cols].iter_mut().enumerate() {
-                *o = self.data[j * self.rows + r];
+    /// Writes the block into a row-major weight gradient `ld` columns wide, its
+    /// row `r` at `weight[r · ld + first_col ..]`.
+    pub(super) fn copy_into(&self, weight: &mut [f32], ld: usize, first_col: usize) {
+        for r in 0..self.rows {
+            let out = &mut weight[r * ld + first_col..][..self.cols];
+            if self.transposed {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = self.data[j * self.rows + r];
+                }
+            } else {
+                out.copy_from_slice(&self.data[r * self.cols..(r + 1) * self.cols]);
             }
-        } else {
-            out[..self.cols].copy_from_slice(&self.data[r * self.cols..(r + 1) * self.cols]);
         }
     }
 }
@@ -115,9 +103,12 @@ mod tests {
             block.add_product(g, l);
             once.add_product(g, l);
             block.add(&once);
-            let mut row = vec![0.0; cols];
+            // Written one column in from the left of a wider matrix.
+            let ld = cols + 2;
+            let mut weight = vec![0.0; rows * ld];
+            block.copy_into(&mut weight, ld, 1);
             for r in 0..rows {
-                block.copy_row(r, &mut row);
+                let row = &weight[r * ld + 1..][..cols];
                 for (c, got) in row.iter().enumerate() {
                     let want = direct(r, c);
                     assert!(

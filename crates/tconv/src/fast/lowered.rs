@@ -253,10 +253,7 @@ fn weight_grad_by_bands(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32> {
         .unwrap_or_else(zeros);
     let mut grad = vec![0.0; g * mg * k];
     for (grp, block) in total.iter().enumerate() {
-        for r in 0..mg {
-            let start = (grp * mg + r) * k;
-            block.copy_row(r, &mut grad[start..start + k]);
-        }
+        block.copy_into(&mut grad[grp * mg * k..], k, 0);
     }
     grad
 }
@@ -304,11 +301,7 @@ fn weight_grad_by_channels(geo: &Geometry, img: &[f32], col: &[f32]) -> Vec<f32>
     let mut grad = vec![0.0; geo.col[0] * k];
     for (piece, acc) in pieces.iter().enumerate() {
         let (grp, c0) = (piece / blocks, (piece % blocks) * cb);
-        let kb = cb.min(icg - c0) * taps;
-        for r in 0..mg {
-            let start = (grp * mg + r) * k + c0 * taps;
-            acc.copy_row(r, &mut grad[start..start + kb]);
-        }
+        acc.copy_into(&mut grad[grp * mg * k..], k, c0 * taps);
     }
     grad
 }

@@ -63,7 +63,8 @@ pub(crate) fn im2col_strided(
 }
 
 /// A row stride for `width` lowered columns that a product reads down the
-/// columns (the weight gradient reads the lowered matrix transposed): an odd
+/// columns (gemm packs the lowered matrix that way for a weight-gradient block kept
+/// in row order, one of more than 64 output channels, see `grad_block`): an odd
 /// number of 64-byte lines, so that consecutive rows fall in different L1 sets.
 /// Widths of a multiple of 1 KiB put every few rows in the same sets, and the
 /// stem's gradient at the demo's sizes ran 2–4× slower at them (`stem_timings`).
