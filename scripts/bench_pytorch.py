@@ -22,7 +22,7 @@ SHAPES = [
     ("convT_small", (1, 20, 6, 6), 10, 5, "T", 3, 2),
     ("conv3x3_80x120", (1, 64, 80, 120), 64, 3, "C", 1, 1),
     ("conv3x3_b8_56", (8, 64, 56, 56), 64, 3, "C", 1, 1),
-    # fcn times these as inference runs them (Winograd allowed); PyTorch's is the same call.
+    # fcn times these as inference runs them (BatchNorm folded in); PyTorch's is the same call.
     ("conv3x3_80x120_infer", (1, 64, 80, 120), 64, 3, "C", 1, 1),
     ("conv3x3_b8_56_infer", (8, 64, 56, 56), 64, 3, "C", 1, 1),
     ("conv7x7_stem", (1, 3, 320, 480), 64, 7, "C", 2, 3),

@@ -39,8 +39,8 @@ struct KernelCase {
     padding: usize,
     dilation: usize,
     transposed: bool,
-    /// Timed as inference runs it (BatchNorm folded in, Winograd allowed), not as
-    /// training's forward pass does.
+    /// Timed as inference runs it (BatchNorm folded into the convolution's output
+    /// pass), not as training's forward pass does.
     inference: bool,
 }
 

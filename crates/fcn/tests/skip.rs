@@ -65,16 +65,28 @@ fn fcn16s_logits_match_pytorch() {
     }
 }
 
-/// The stem's expected gradient. The shared set's own file disagrees with PyTorch's
-/// CPU result for its checkpoint and inputs by up to 1.6e-3 (every other gradient
-/// matches to 1e-6); `scripts/recheck_skip_golden.py` recomputed it in float64.
-fn stem_gradient(g: &Golden) -> ArrayD<f32> {
+/// The stem's expected gradient and how far from it a float32 result may land.
+///
+/// The shared set's stem gradient sits where the loss is not smooth (a ReLU or
+/// max-pool decision within rounding of a tie): its own file, made by PyTorch
+/// elsewhere, lies 1.6e-3 from what PyTorch computes here in float32 or float64
+/// (`scripts/recheck_skip_golden.py`), and scaling the input by 1 + 1e-7 moves fcn's
+/// im2col + gemm result by the same 1.6e-3 (2026-12-06). So on that set the bound
+/// is the usual 1e-3 plus the distance between PyTorch's two results; every other
+/// gradient of the set, and the committed set's stem, keep 1e-3.
+fn stem_gradient(g: &Golden) -> (ArrayD<f32>, f32) {
+    let file = npy(g, "fcn8s.train_grad.0.weight.npy");
     if g.is_committed() {
-        return npy(g, "fcn8s.train_grad.0.weight.npy");
+        return (file, 1e-3);
     }
     let recheck = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fcn_skip_recheck/fcn8s.train_grad.0.weight.npy");
-    read_npy(recheck).unwrap()
+    let recheck: ArrayD<f32> = read_npy(recheck).unwrap();
+    let spread = file
+        .iter()
+        .zip(&recheck)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    (recheck, 1e-3 + spread)
 }
 
 fn skip8(net: &fcn::FcnNet) -> &Skip8 {
@@ -146,7 +158,8 @@ fn one_fcn8s_training_step_matches_pytorch() {
             .val()
             .grad(&grads)
             .expect("a stem gradient");
-        assert_close("0.weight", &to_array(&stem), &stem_gradient(&g), 1e-3);
+        let (want, tol) = stem_gradient(&g);
+        assert_close("0.weight", &to_array(&stem), &want, tol);
 
         let mut optim = SgdConfig::new()
             .with_weight_decay(Some(WeightDecayConfig::new(1e-3)))

@@ -104,40 +104,19 @@ pub struct ConvGrads {
     pub bias: Option<Array1<f32>>,
 }
 
-/// 2-D convolution (cross-correlation, as in PyTorch). Picks the fastest correct kernel.
+/// 2-D convolution (cross-correlation, as in PyTorch). Picks the fastest correct
+/// kernel: 3×3 convolutions of stride 1 go through Winograd's minimal filtering
+/// where that is faster (many channels and a large enough map), which rounds about
+/// as the direct sum does for F(2×2, 3×3) and to about 1e-5 of the output's scale for
+/// F(4×4, 3×3). `FCN_CONV3X3` (or [`set_conv3x3_path`]) forces a way.
 pub fn conv2d(
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
     p: &Conv2dParams,
 ) -> Result<Array4<f32>, ConvError> {
-    forward(input, weight, bias, p, false)
-}
-
-/// [`conv2d`] for inference: free to compute 3×3 convolutions of stride 1 by
-/// Winograd's F(4×4, 3×3) where that is faster (many channels and a large enough
-/// map), which rounds to about 1e-5 of the output's scale instead of the direct
-/// sum's 1e-7. Training's forward pass keeps [`conv2d`]: batch statistics amplify
-/// that rounding.
-/// `FCN_CONV3X3` (or [`set_conv3x3_path`]) forces a way for both.
-pub fn conv2d_for_inference(
-    input: ArrayView4<f32>,
-    weight: ArrayView4<f32>,
-    bias: Option<ArrayView1<f32>>,
-    p: &Conv2dParams,
-) -> Result<Array4<f32>, ConvError> {
-    forward(input, weight, bias, p, true)
-}
-
-fn forward(
-    input: ArrayView4<f32>,
-    weight: ArrayView4<f32>,
-    bias: Option<ArrayView1<f32>>,
-    p: &Conv2dParams,
-    inference: bool,
-) -> Result<Array4<f32>, ConvError> {
     let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
-    Ok(fast::conv2d(&geo, input, weight, bias, inference))
+    Ok(fast::conv2d(&geo, input, weight, bias))
 }
 
 /// 2-D transposed convolution: every input element times the kernel, added into the
@@ -157,7 +136,7 @@ pub fn conv_transpose2d(
 /// Gradients of [`conv2d`] for the upstream gradient `grad_output` (shaped like its
 /// output). `has_bias` asks for the bias gradient too. The input gradient of a 3×3
 /// convolution of stride 1 may be computed by Winograd's minimal filtering, as
-/// [`conv2d_for_inference`] is: no batch statistics amplify its rounding there.
+/// [`conv2d`] is.
 pub fn conv2d_backward(
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,

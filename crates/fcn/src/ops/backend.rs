@@ -265,7 +265,7 @@ impl TconvBackend for Flex {
         let (x, w) = (Dense::new(x), Dense::new(weight));
         let (scale, shift) = (Dense::new(scale), Dense::new(shift));
         let residual = residual.into_option().map(Dense::new);
-        let y = tconv::conv2d_for_inference(x.view4(), w.view4(), None, &params);
+        let y = tconv::conv2d(x.view4(), w.view4(), None, &params);
         let y = kernel("conv2d", y);
         let shape = y.shape().to_vec();
         let plane = shape[2] * shape[3];

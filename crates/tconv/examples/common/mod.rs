@@ -6,6 +6,7 @@ use ndarray::Array4;
 
 /// The median of repeated runs of `run` in milliseconds, after one warm-up: at least
 /// five runs, more until `seconds` have passed or `max_runs` were made.
+#[allow(dead_code)] // not every example times
 pub fn median_ms(seconds: f64, max_runs: usize, mut run: impl FnMut()) -> f64 {
     run();
     let mut times = Vec::new();

@@ -83,21 +83,20 @@ fn col_dim(geo: &Geometry) -> (usize, usize, usize, usize) {
     (geo.batch, geo.col[0], geo.col[1], geo.col[2])
 }
 
-/// A convolution's forward pass; `inference` lets the automatic choice take
-/// Winograd (see [`winograd::plan`]).
+/// A convolution's forward pass: the direct stem, Winograd where it pays (see
+/// [`winograd::plan`]), else im2col + gemm.
 pub(crate) fn conv2d(
     geo: &Geometry,
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
-    inference: bool,
 ) -> Array4<f32> {
     let (img, weight) = (contiguous(&input), contiguous(&weight));
     let out = if direct::applies(geo) {
         direct::forward(geo, &img, &weight)
     } else {
         let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-        match winograd::Conv3x3::forward(geo).and_then(|w| winograd::plan(w, !inference)) {
+        match winograd::Conv3x3::forward(geo).and_then(winograd::plan) {
             Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
             None => correlate(geo, &img, &weight, &mut out),
         }
@@ -187,8 +186,7 @@ pub(crate) fn conv2d_input_grad(
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
     let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
-    // No batch statistics follow an input gradient: Winograd's rounding is harmless.
-    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|w| winograd::plan(w, false)) {
+    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(winograd::plan) {
         winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
     } else {
         scatter(geo, &gy, &weight, &mut gx);
