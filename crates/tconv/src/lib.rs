@@ -116,7 +116,27 @@ pub fn conv2d(
     p: &Conv2dParams,
 ) -> Result<Array4<f32>, ConvError> {
     let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
-    Ok(fast::conv2d(&geo, input, weight, bias))
+    Ok(fast::conv2d(&geo, input, weight, bias, None))
+}
+
+/// What holds a weight's values and keeps them from changing while a second
+/// reference to it exists: flex's copy-on-write tensor storage, or any `Arc` its
+/// holders never mutate through.
+pub type WeightOwner = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// [`conv2d`] for a weight that `owner` holds unchanged (inference with a fixed
+/// model): what the kernels derive from the weight alone, Winograd's transformed
+/// filters, is kept for the next call with the same owner and weight, and dropped
+/// once nothing else holds the owner.
+pub fn conv2d_kept(
+    input: ArrayView4<f32>,
+    weight: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+    owner: &WeightOwner,
+) -> Result<Array4<f32>, ConvError> {
+    let geo = shape::Geometry::conv2d(input.dim(), weight.dim(), bias.map(|b| b.len()), p)?;
+    Ok(fast::conv2d(&geo, input, weight, bias, Some(owner)))
 }
 
 /// 2-D transposed convolution: every input element times the kernel, added into the

@@ -265,7 +265,8 @@ impl TconvBackend for Flex {
         let (x, w) = (Dense::new(x), Dense::new(weight));
         let (scale, shift) = (Dense::new(scale), Dense::new(shift));
         let residual = residual.into_option().map(Dense::new);
-        let y = tconv::conv2d(x.view4(), w.view4(), None, &params);
+        // Inference: the model's weights stay as they are from one image to the next.
+        let y = tconv::conv2d_kept(x.view4(), w.view4(), None, &params, &w.owner());
         let y = kernel("conv2d", y);
         let shape = y.shape().to_vec();
         let plane = shape[2] * shape[3];

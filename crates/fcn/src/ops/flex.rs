@@ -27,6 +27,13 @@ impl Dense {
         Self { tensor, dims }
     }
 
+    /// The storage holding the values, which cannot change while this reference
+    /// lives (flex copies on write): the caller's own tensor's when `new` had to
+    /// convert or copy nothing.
+    pub(super) fn owner(&self) -> tconv::WeightOwner {
+        self.tensor.data_arc()
+    }
+
     pub(super) fn slice(&self) -> &[f32] {
         self.tensor
             .as_slice::<f32>()

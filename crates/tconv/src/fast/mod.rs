@@ -90,14 +90,17 @@ pub(crate) fn conv2d(
     input: ArrayView4<f32>,
     weight: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
+    owner: Option<&crate::WeightOwner>,
 ) -> Array4<f32> {
     let (img, weight) = (contiguous(&input), contiguous(&weight));
     let out = if direct::applies(geo) {
         direct::forward(geo, &img, &weight)
     } else {
         let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
-        match winograd::Conv3x3::forward(geo).and_then(winograd::plan) {
-            Some(w) => winograd::conv(&w, &img, &weight, winograd::Filters::AsIs, &mut out),
+        let plan = winograd::Conv3x3::forward(geo).and_then(|p| winograd::plan(p, owner.is_some()));
+        let filters = owner.map_or(winograd::Filters::AsIs, winograd::Filters::Kept);
+        match plan {
+            Some(w) => winograd::conv(&w, &img, &weight, filters, &mut out),
             None => correlate(geo, &img, &weight, &mut out),
         }
         out
@@ -186,7 +189,7 @@ pub(crate) fn conv2d_input_grad(
 ) -> Array4<f32> {
     let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
     let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
-    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(winograd::plan) {
+    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|p| winograd::plan(p, false)) {
         winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
     } else {
         scatter(geo, &gy, &weight, &mut gx);

@@ -12,9 +12,11 @@
 //! a tile row, reading the rows they share in place; the output's on all the
 //! piece's tiles down the columns, then row by row into the output.
 
+mod kept;
 mod tiles;
 mod transform;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
@@ -153,7 +155,9 @@ pub fn conv3x3_path() -> Conv3x3Path {
     path
 }
 
-/// `p` with the tile the path in use computes it by, or `None` for im2col + gemm.
+/// `p` with the tile the path in use computes it by, or `None` for im2col + gemm;
+/// `kept` says whether its transformed filters can be kept across calls
+/// ([`Filters::Kept`]).
 ///
 /// The automatic choice takes Winograd wherever [`pays`] says it is faster: in
 /// inference, in training's forward pass and in its input gradients. Its rounding,
@@ -164,9 +168,9 @@ pub fn conv3x3_path() -> Conv3x3Path {
 /// F(4×4)) and the shared FCN-8s set's, which sits where the loss is not smooth:
 /// scaling that input by 1 + 1e-7 moves it by 1.6e-3 with im2col + gemm alone (see
 /// `crates/fcn/tests/skip.rs`).
-pub(crate) fn plan(p: Conv3x3) -> Option<Conv3x3> {
+pub(crate) fn plan(p: Conv3x3, kept: bool) -> Option<Conv3x3> {
     let tile = match conv3x3_path() {
-        Conv3x3Path::Auto => pays(&p)?,
+        Conv3x3Path::Auto => pays(&p, kept)?,
         Conv3x3Path::F4 => Tile::F4,
         Conv3x3Path::F2 => Tile::F2,
         Conv3x3Path::Gemm => return None,
@@ -184,13 +188,21 @@ pub(crate) fn plan(p: Conv3x3) -> Option<Conv3x3> {
 /// larger share than the products save; fewer tiles leave too few columns to
 /// amortise the transformed filters, and short rows of them short vectors for the
 /// transforms (8×12 images in batches of 8 ran 0.75× as fast as im2col + gemm).
-fn pays(p: &Conv3x3) -> Option<Tile> {
+///
+/// Filters transformed once and kept make F(2×2, 3×3) pay with fewer tiles: with 256
+/// channels or more and at least 32 tiles (ResNet-18's layer4 of one 320×480 image,
+/// 40 tiles, 512 channels: 4.4 ms with im2col + gemm, 5.6 ms with F(2×2, 3×3)
+/// transforming its 512² filters on each call, 2.7 of them in the transform).
+fn pays(p: &Conv3x3, kept: bool) -> Option<Tile> {
     let tiles = |tile| Conv3x3 { tile, ..*p }.tiles();
     let across = |tile| Conv3x3 { tile, ..*p }.tile_grid()[1];
     let channels_at_least = |c: usize| p.channels >= c && p.out_channels >= c;
+    let f2 = tiles(Tile::F2);
+    let f2_pays = channels_at_least(32) && f2 >= 128 && across(Tile::F2) >= 8;
+    let f2_kept_pays = kept && channels_at_least(256) && (32..KEEP_BELOW_TILES).contains(&f2);
     if channels_at_least(64) && tiles(Tile::F4) >= 256 {
         Some(Tile::F4)
-    } else if channels_at_least(32) && tiles(Tile::F2) >= 128 && across(Tile::F2) >= 8 {
+    } else if f2_pays || f2_kept_pays {
         Some(Tile::F2)
     } else {
         None
@@ -203,7 +215,12 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
     assert_eq!(img.len(), p.batch * p.channels * p.height * p.width);
     assert_eq!(weight.len(), p.out_channels * p.channels * 9);
     assert_eq!(out.len(), p.batch * p.out_channels * oh * ow);
-    let u = transform_filters(p, weight, filters);
+    let u = match filters {
+        Filters::Kept(owner) if p.tiles() < KEEP_BELOW_TILES => {
+            kept::filters(owner, weight, p, || transform_filters(p, weight, filters))
+        }
+        _ => Arc::new(transform_filters(p, weight, filters)),
+    };
     let n = lanes_per_piece(p);
     let tile_pieces = p.tiles().div_ceil(n);
     let block = out_block(p, tile_pieces);
@@ -263,12 +280,20 @@ fn gemm_rows() -> usize {
 }
 
 /// Where filter `(m, c)` of a convolution lies in the weight it is taken from: the
-/// weight as it is, or flipped with its channels swapped (the input gradient's).
+/// weight as it is, or flipped with its channels swapped (the input gradient's); or
+/// as it is, in a weight that cannot change while its owner lives, so that its
+/// transformed filters can be kept for the next call.
 #[derive(Clone, Copy)]
-pub(crate) enum Filters {
+pub(crate) enum Filters<'a> {
     AsIs,
     Flipped,
+    Kept(&'a crate::WeightOwner),
 }
+
+/// Tiles below which a convolution keeps its transformed filters: with more, the
+/// transform is a small share of the work (fcn_resnet50's 65×65 layers have 289 per
+/// image) and keeping them would only hold memory.
+const KEEP_BELOW_TILES: usize = 256;
 
 /// `U[m][q][c]` with `q = 6ν + ξ`: filter `(m, c)` of `p` transformed,
 /// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels.
@@ -283,7 +308,7 @@ fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> 
             for ch in 0..c {
                 for k in 0..9 {
                     taps[k * c + ch] = match filters {
-                        Filters::AsIs => weight[(o * c + ch) * 9 + k],
+                        Filters::AsIs | Filters::Kept(_) => weight[(o * c + ch) * 9 + k],
                         Filters::Flipped => weight[(ch * m + o) * 9 + 8 - k],
                     };
                 }

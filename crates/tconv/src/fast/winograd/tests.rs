@@ -233,3 +233,44 @@ fn many_channels_stay_accurate() {
         );
     }
 }
+
+/// Filters kept for a weight owner are reused only for that owner's weight: a
+/// second weight with its own owner gets its own, both outputs match the reference,
+/// and an owner nobody else holds loses its entry. The shape is ResNet-18's layer4
+/// of one 320×480 image at a quarter of the channels, for which keeping the filters
+/// makes F(2×2, 3×3) the automatic choice.
+#[test]
+fn kept_filters_follow_their_owner() {
+    use crate::WeightOwner;
+    use std::sync::Arc;
+    let p = params(1, 1);
+    let x = ramp((1, 256, 10, 15), 0.37);
+    let geo = geometry(x.dim(), 256, &p);
+    if conv3x3_path() == Conv3x3Path::Auto {
+        let fwd = Conv3x3::forward(&geo).unwrap();
+        assert_eq!(
+            plan(fwd, false),
+            None,
+            "too few tiles to transform on every call"
+        );
+        assert_eq!(plan(fwd, true).map(|w| w.tile), Some(Tile::F2));
+    }
+    let before = kept::entries();
+    let first = Arc::new(ramp((256, 256, 3, 3), 0.61));
+    let second = Arc::new(ramp((256, 256, 3, 3), 0.23));
+    let run = |w: &Arc<Array4<f32>>| {
+        let owner: WeightOwner = w.clone();
+        let got = crate::conv2d_kept(x.view(), w.view(), None, &p, &owner).unwrap();
+        let want = reference::conv2d(x.view(), w.view(), None, &p).unwrap();
+        assert_close(&got, &want, "kept filters");
+        got
+    };
+    let once = run(&first);
+    assert_eq!(kept::entries(), before + 1);
+    assert_eq!(run(&first), once, "the kept filters give the same output");
+    assert_eq!(kept::entries(), before + 1);
+    run(&second);
+    assert_eq!(kept::entries(), before + 2);
+    drop((first, second));
+    assert_eq!(kept::entries(), before);
+}

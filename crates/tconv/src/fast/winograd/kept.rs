@@ -1,0 +1,73 @@
+//! Transformed filters kept from one call to the next for weights that cannot change
+//! while they are kept: inference with a fixed model transforms each layer's
+//! filters once instead of on every image.
+//!
+//! A kept entry holds a reference to the weight's owner ([`crate::WeightOwner`]),
+//! whose values cannot change while a second reference exists (flex's tensors copy
+//! on write), so an entry never goes stale; and an entry whose owner nobody else
+//! holds any more is dropped at the next look-up.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{Conv3x3, Tile};
+use crate::WeightOwner;
+
+/// Bytes of transformed filters kept at most (ResNet-18's layer3 and layer4 at one
+/// 320×480 image keep 63 MiB); past it, filters are transformed on every call.
+const CAPACITY: usize = 256 << 20;
+
+struct Entry {
+    owner: WeightOwner,
+    /// The weight's values (address and length) inside the owner's storage.
+    weight: (usize, usize),
+    shape: (Tile, usize, usize),
+    filters: Arc<Vec<f32>>,
+}
+
+impl Entry {
+    fn matches(&self, owner: &WeightOwner, weight: &[f32], p: &Conv3x3) -> bool {
+        Arc::ptr_eq(&self.owner, owner)
+            && self.weight == (weight.as_ptr() as usize, weight.len())
+            && self.shape == (p.tile, p.channels, p.out_channels)
+    }
+}
+
+static KEPT: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// The transformed filters of `weight` for `p`: kept ones, or `transform`'s, kept
+/// when they fit.
+pub(super) fn filters(
+    owner: &WeightOwner,
+    weight: &[f32],
+    p: &Conv3x3,
+    transform: impl FnOnce() -> Vec<f32>,
+) -> Arc<Vec<f32>> {
+    {
+        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|e| Arc::strong_count(&e.owner) > 1);
+        if let Some(e) = kept.iter().find(|e| e.matches(owner, weight, p)) {
+            return Arc::clone(&e.filters);
+        }
+    }
+    let filters = Arc::new(transform());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let bytes = |f: &Vec<f32>| f.len() * size_of::<f32>();
+    let used: usize = kept.iter().map(|e| bytes(&e.filters)).sum();
+    if used + bytes(&filters) <= CAPACITY && !kept.iter().any(|e| e.matches(owner, weight, p)) {
+        kept.push(Entry {
+            owner: Arc::clone(owner),
+            weight: (weight.as_ptr() as usize, weight.len()),
+            shape: (p.tile, p.channels, p.out_channels),
+            filters: Arc::clone(&filters),
+        });
+    }
+    filters
+}
+
+/// Entries kept now (after dropping those whose owner is gone), for tests.
+#[cfg(test)]
+pub(super) fn entries() -> usize {
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.retain(|e| Arc::strong_count(&e.owner) > 1);
+    kept.len()
+}
