@@ -16,23 +16,37 @@ use crate::WeightOwner;
 /// 320×480 image keep 63 MiB); past it, filters are transformed on every call.
 const CAPACITY: usize = 256 << 20;
 
-struct Entry {
-    owner: WeightOwner,
-    /// The weight's values (address and length) inside the owner's storage.
+/// What, besides its owner, picks out one weight's transformed filters: the weight's
+/// values (address and length) inside the owner's storage, the tile and the channels.
+#[derive(PartialEq)]
+struct Key {
     weight: (usize, usize),
     shape: (Tile, usize, usize),
-    filters: Arc<Vec<f32>>,
 }
 
-impl Entry {
-    fn matches(&self, owner: &WeightOwner, weight: &[f32], p: &Conv3x3) -> bool {
-        Arc::ptr_eq(&self.owner, owner)
-            && self.weight == (weight.as_ptr() as usize, weight.len())
-            && self.shape == (p.tile, p.channels, p.out_channels)
+impl Key {
+    fn new(weight: &[f32], p: &Conv3x3) -> Self {
+        Self {
+            weight: (weight.as_ptr() as usize, weight.len()),
+            shape: (p.tile, p.channels, p.out_channels),
+        }
     }
 }
 
+struct Entry {
+    owner: WeightOwner,
+    key: Key,
+    filters: Arc<Vec<f32>>,
+}
+
 static KEPT: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// The kept entries, less those whose owner nobody else holds any more.
+fn live() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.retain(|e| Arc::strong_count(&e.owner) > 1);
+    kept
+}
 
 /// The transformed filters of `weight` for `p`: kept ones, or `transform`'s, kept
 /// when they fit.
@@ -42,22 +56,24 @@ pub(super) fn filters(
     p: &Conv3x3,
     transform: impl FnOnce() -> Vec<f32>,
 ) -> Arc<Vec<f32>> {
-    {
-        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.retain(|e| Arc::strong_count(&e.owner) > 1);
-        if let Some(e) = kept.iter().find(|e| e.matches(owner, weight, p)) {
-            return Arc::clone(&e.filters);
-        }
+    let key = Key::new(weight, p);
+    let find = |kept: &[Entry]| {
+        kept.iter()
+            .find(|e| Arc::ptr_eq(&e.owner, owner) && e.key == key)
+            .map(|e| Arc::clone(&e.filters))
+    };
+    if let Some(filters) = find(&live()) {
+        return filters;
     }
+    // Transformed outside the lock; another thread may have kept the same meanwhile.
     let filters = Arc::new(transform());
-    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut kept = live();
     let bytes = |f: &Vec<f32>| f.len() * size_of::<f32>();
     let used: usize = kept.iter().map(|e| bytes(&e.filters)).sum();
-    if used + bytes(&filters) <= CAPACITY && !kept.iter().any(|e| e.matches(owner, weight, p)) {
+    if used + bytes(&filters) <= CAPACITY && find(&kept).is_none() {
         kept.push(Entry {
             owner: Arc::clone(owner),
-            weight: (weight.as_ptr() as usize, weight.len()),
-            shape: (p.tile, p.channels, p.out_channels),
+            key,
             filters: Arc::clone(&filters),
         });
     }
@@ -67,7 +83,5 @@ pub(super) fn filters(
 /// Entries kept now (after dropping those whose owner is gone), for tests.
 #[cfg(test)]
 pub(super) fn entries() -> usize {
-    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    kept.retain(|e| Arc::strong_count(&e.owner) > 1);
-    kept.len()
+    live().len()
 }
