@@ -151,9 +151,12 @@ pub(crate) fn conv_transpose2d_backward(
     }
 }
 
-/// `img += col2im(Wᵀ · col)`, by the sub-pixel form where it applies.
+/// `img += col2im(Wᵀ · col)`, by Winograd for the ×2 decoder layer where it pays
+/// and by the sub-pixel form where it applies.
 fn scatter(geo: &Geometry, col: &[f32], weight: &[f32], img: &mut [f32]) {
-    if subpixel::applies(geo) {
+    if let Some(p) = winograd::upsample2::plan(geo) {
+        winograd::upsample2::scatter(&p, col, weight, img);
+    } else if subpixel::applies(geo) {
         subpixel::scatter(geo, col, weight, img);
     } else {
         lowered::scatter(geo, col, weight, img);

@@ -15,8 +15,8 @@
 mod kept;
 mod tiles;
 mod transform;
+pub(crate) mod upsample2;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
@@ -45,6 +45,10 @@ pub(crate) struct Conv3x3 {
     pub pad: [usize; 2],
     pub dilation: usize,
     pub tile: Tile,
+    /// The outputs are the four phases of a ×2 upsampling ([`upsample2`]): channel
+    /// `4·co + 2·ry + rx`, row `y`, column `x` is added to channel `co`, row `2y +
+    /// ry`, column `2x + rx` of an output twice as high and wide.
+    pub interleaved: bool,
 }
 
 impl Conv3x3 {
@@ -67,6 +71,7 @@ impl Conv3x3 {
             pad: geo.padding,
             dilation: d,
             tile: Tile::F4,
+            interleaved: false,
         })
     }
 
@@ -213,13 +218,26 @@ fn pays(p: &Conv3x3, kept: bool) -> Option<Tile> {
 pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, out: &mut [f32]) {
     let [oh, ow] = p.out_size();
     assert_eq!(img.len(), p.batch * p.channels * p.height * p.width);
-    assert_eq!(weight.len(), p.out_channels * p.channels * 9);
+    let taps = if matches!(filters, Filters::Upsample2) {
+        4
+    } else {
+        9
+    };
+    assert_eq!(weight.len(), p.out_channels * p.channels * taps);
     assert_eq!(out.len(), p.batch * p.out_channels * oh * ow);
-    let u = match filters {
+    let (kept, fresh);
+    let u: &[f32] = match filters {
         Filters::Kept(owner) if p.tiles() < KEEP_BELOW_TILES => {
-            kept::filters(owner, weight, p, || transform_filters(p, weight, filters))
+            fresh = None;
+            kept = kept::filters(owner, weight, p, || {
+                transform_filters(p, weight, filters, Vec::new())
+            });
+            &kept
         }
-        _ => Arc::new(transform_filters(p, weight, filters)),
+        _ => {
+            fresh = Some(transform_filters(p, weight, filters, spare_filters::take()));
+            fresh.as_deref().expect("just transformed")
+        }
     };
     let n = lanes_per_piece(p);
     let tile_pieces = p.tiles().div_ceil(n);
@@ -241,9 +259,12 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
                 transform_inputs(p, img, &tiles, s);
                 s.transformed = Some(tp);
             }
-            multiply_and_write(p, &u, &tiles, outs, s, dst)
+            multiply_and_write(p, u, &tiles, outs, s, dst)
         },
     );
+    if let Some(fresh) = fresh {
+        spare_filters::give(fresh);
+    }
 }
 
 /// Output channels per piece: all of them, unless there are too few tiles to give
@@ -282,12 +303,15 @@ fn gemm_rows() -> usize {
 /// Where filter `(m, c)` of a convolution lies in the weight it is taken from: the
 /// weight as it is, or flipped with its channels swapped (the input gradient's); or
 /// as it is, in a weight that cannot change while its owner lives, so that its
-/// transformed filters can be kept for the next call.
+/// transformed filters can be kept for the next call; or phase `(ry, rx)` of output
+/// channel `co` of a ×2 decoder layer's 4×4 weight, for `m = 4·co + 2·ry + rx`
+/// ([`upsample2`]).
 #[derive(Clone, Copy)]
 pub(crate) enum Filters<'a> {
     AsIs,
     Flipped,
     Kept(&'a crate::WeightOwner),
+    Upsample2,
 }
 
 /// Tiles below which a convolution keeps its transformed filters: with more, the
@@ -296,27 +320,76 @@ pub(crate) enum Filters<'a> {
 const KEEP_BELOW_TILES: usize = 256;
 
 /// `U[m][q][c]` with `q = 6ν + ξ`: filter `(m, c)` of `p` transformed,
-/// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels.
-fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> {
+/// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels, into `u` (whose values are
+/// all overwritten, so a spare buffer needs no zeroing).
+fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters, mut u: Vec<f32>) -> Vec<f32> {
     let (m, c) = (p.out_channels, p.channels);
     let planes = p.tile.planes();
-    let mut u = vec![0.0; m * planes * c];
+    u.resize(m * planes * c, 0.0);
+    u.truncate(m * planes * c);
     u.par_chunks_mut(planes * c).enumerate().for_each_init(
         || vec![0.0; (9 + 3 * p.tile.in_side()) * c],
         |buf, (o, out)| {
             let (taps, half) = buf.split_at_mut(9 * c);
-            for ch in 0..c {
-                for k in 0..9 {
-                    taps[k * c + ch] = match filters {
-                        Filters::AsIs | Filters::Kept(_) => weight[(o * c + ch) * 9 + k],
-                        Filters::Flipped => weight[(ch * m + o) * 9 + 8 - k],
-                    };
-                }
+            for (k, row) in taps.chunks_exact_mut(c).enumerate() {
+                gather_taps(weight, filters, (m, c), (o, k), row);
             }
             p.tile.filter(taps, half, out, c)
         },
     );
     u
+}
+
+/// `row[ch]`: tap `k` of filter `(o, ch)` for every input channel `ch`.
+#[inline(always)]
+fn gather_taps(
+    weight: &[f32],
+    filters: Filters,
+    (m, c): (usize, usize),
+    (o, k): (usize, usize),
+    row: &mut [f32],
+) {
+    match filters {
+        Filters::AsIs | Filters::Kept(_) => {
+            for (ch, t) in row.iter_mut().enumerate() {
+                *t = weight[(o * c + ch) * 9 + k];
+            }
+        }
+        Filters::Flipped => {
+            for (ch, t) in row.iter_mut().enumerate() {
+                *t = weight[(ch * m + o) * 9 + 8 - k];
+            }
+        }
+        Filters::Upsample2 => match upsample2::tap(o, k) {
+            Some(tap) => {
+                for (ch, t) in row.iter_mut().enumerate() {
+                    *t = weight[(ch * m / 4 + o / 4) * 16 + tap];
+                }
+            }
+            None => row.fill(0.0),
+        },
+    }
+}
+
+/// The last call's buffer of transformed filters, for the next: the ×2 decoder
+/// layer's (19 MB for 256 → 128 channels) cost about 4 ms a call when allocated
+/// afresh, most of it in page faults.
+mod spare_filters {
+    use std::sync::{Mutex, PoisonError};
+
+    static SPARE: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+
+    pub(super) fn take() -> Vec<f32> {
+        std::mem::take(&mut *SPARE.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Keeps the larger of `buf` and the buffer kept now.
+    pub(super) fn give(buf: Vec<f32>) {
+        let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        if buf.capacity() > spare.capacity() {
+            *spare = buf;
+        }
+    }
 }
 
 /// A thread's buffers, reused across its pieces.

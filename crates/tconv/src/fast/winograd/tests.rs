@@ -274,3 +274,68 @@ fn kept_filters_follow_their_owner() {
     drop((first, second));
     assert_eq!(kept::entries(), before);
 }
+
+/// The ×2 decoder layer (kernel 4, stride 2, padding 1) through the 3×3
+/// convolution of its four phases, by either tile, adds the reference transposed
+/// convolution to what the output held: odd and even sizes, tiles cut at the edges,
+/// one image and several.
+#[test]
+fn upsample2_matches_reference() {
+    use crate::ConvTranspose2dParams;
+    let p = ConvTranspose2dParams {
+        stride: [2, 2],
+        padding: [1, 1],
+        ..ConvTranspose2dParams::default()
+    };
+    let cases = [
+        ((1, 1, 1, 1), 1),
+        ((1, 3, 5, 7), 2),
+        ((2, 4, 9, 6), 3),
+        ((1, 16, 12, 20), 8),
+    ];
+    for (x, m) in cases {
+        let input = ramp(x, 0.43);
+        let weight = ramp((x.1, m, 4, 4), 0.59);
+        let want = reference::conv_transpose2d(input.view(), weight.view(), None, &p).unwrap();
+        let geo = Geometry::conv_transpose2d(x, weight.dim(), None, &p).unwrap();
+        for tile in [Tile::F4, Tile::F2] {
+            let conv = Conv3x3 {
+                tile,
+                ..upsample2::as_conv3x3(&geo).unwrap()
+            };
+            let mut got = vec![1.0; want.len()];
+            let w = weight.as_slice().unwrap();
+            upsample2::scatter(&conv, input.as_slice().unwrap(), w, &mut got);
+            let got = Array4::from_shape_vec(want.dim(), got).unwrap() - 1.0;
+            assert_close(
+                &got,
+                &want,
+                &format!("{tile:?} ×2 decoder, input {x:?}, {m} out"),
+            );
+        }
+    }
+}
+
+/// Only kernel 4, stride 2, padding 1 without output padding, groups or dilation
+/// is a ×2 decoder layer.
+#[test]
+fn upsample2_only_its_geometry() {
+    use crate::ConvTranspose2dParams;
+    let make = |k: usize, stride: usize, pad: usize, out_pad: usize, groups: usize| {
+        let p = ConvTranspose2dParams {
+            stride: [stride, stride],
+            padding: [pad, pad],
+            output_padding: [out_pad, out_pad],
+            groups,
+            ..ConvTranspose2dParams::default()
+        };
+        let geo = Geometry::conv_transpose2d((1, 4, 6, 6), (4, 4 / groups, k, k), None, &p);
+        upsample2::as_conv3x3(&geo.unwrap()).is_some()
+    };
+    assert!(make(4, 2, 1, 0, 1));
+    assert!(!make(4, 2, 0, 0, 1));
+    assert!(!make(4, 2, 1, 1, 1));
+    assert!(!make(4, 2, 1, 0, 2));
+    assert!(!make(3, 2, 1, 0, 1));
+    assert!(!make(4, 1, 1, 0, 1));
+}

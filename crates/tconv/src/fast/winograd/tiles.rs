@@ -128,6 +128,9 @@ pub(super) fn write_tiles(
 ) {
     let (n, side, d) = (tiles.len, p.tile.out_side(), p.dilation);
     let [oh, ow] = p.out_size();
+    if p.interleaved {
+        return add_interleaved(p, o, half, tiles, line, out);
+    }
     for run in &tiles.runs {
         let base = (run.image * p.out_channels + o) * oh * ow;
         let x0 = d * side * run.tx0 + run.rx;
@@ -155,6 +158,44 @@ pub(super) fn write_tiles(
                     // interleave with other phases', so no slice is formed.
                     unsafe { *out.get().add(dst + d * k) = *v };
                 }
+            }
+        }
+    }
+}
+
+/// [`write_tiles`] for outputs that are the phases of a ×2 upsampling
+/// ([`Conv3x3::interleaved`]): each row of channel `o`'s tiles is added to every
+/// other column of its phase's row.
+#[inline(always)]
+fn add_interleaved(
+    p: &Conv3x3,
+    o: usize,
+    half: &[f32],
+    tiles: &TileRange,
+    line: &mut [f32],
+    out: SharedOut,
+) {
+    let (n, side) = (tiles.len, p.tile.out_side());
+    let [oh, ow] = p.out_size();
+    let (co, ry, rx) = (o / 4, o / 2 % 2, o % 2);
+    for run in &tiles.runs {
+        let base = (run.image * p.out_channels / 4 + co) * 4 * oh * ow;
+        let x0 = side * run.tx0;
+        let count = ow.saturating_sub(x0).min(side * run.len);
+        for i in 0..side {
+            let oy = side * run.ty + i;
+            if oy >= oh {
+                break;
+            }
+            let line = &mut line[..count];
+            p.tile.output_row(&half[run.lane..], n, i, line);
+            let dst = base + (2 * oy + ry) * 2 * ow + 2 * x0 + rx;
+            for (k, v) in line.iter().enumerate() {
+                // SAFETY: row `2·oy + ry < 2·oh` and column `2·(x0 + k) + rx < 2·ow`
+                // of channel `co` lie inside the output (its length is checked by
+                // `conv`); only this piece writes this phase's samples of the row,
+                // which interleave with other phases', so no slice is formed.
+                unsafe { *out.get().add(dst + 2 * k) += *v };
             }
         }
     }
