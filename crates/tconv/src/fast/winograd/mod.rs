@@ -17,6 +17,7 @@ mod tiles;
 mod transform;
 pub(crate) mod upsample2;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
@@ -225,19 +226,11 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
     };
     assert_eq!(weight.len(), p.out_channels * p.channels * taps);
     assert_eq!(out.len(), p.batch * p.out_channels * oh * ow);
-    let (kept, fresh);
-    let u: &[f32] = match filters {
+    let u = match filters {
         Filters::Kept(owner) if p.tiles() < KEEP_BELOW_TILES => {
-            fresh = None;
-            kept = kept::filters(owner, weight, p, || {
-                transform_filters(p, weight, filters, Vec::new())
-            });
-            &kept
+            kept::filters(owner, weight, p, || transform_filters(p, weight, filters))
         }
-        _ => {
-            fresh = Some(transform_filters(p, weight, filters, spare_filters::take()));
-            fresh.as_deref().expect("just transformed")
-        }
+        _ => Arc::new(transform_filters(p, weight, filters)),
     };
     let n = lanes_per_piece(p);
     let tile_pieces = p.tiles().div_ceil(n);
@@ -259,12 +252,9 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
                 transform_inputs(p, img, &tiles, s);
                 s.transformed = Some(tp);
             }
-            multiply_and_write(p, u, &tiles, outs, s, dst)
+            multiply_and_write(p, &u, &tiles, outs, s, dst)
         },
     );
-    if let Some(fresh) = fresh {
-        spare_filters::give(fresh);
-    }
 }
 
 /// Output channels per piece: all of them, unless there are too few tiles to give
@@ -320,13 +310,11 @@ pub(crate) enum Filters<'a> {
 const KEEP_BELOW_TILES: usize = 256;
 
 /// `U[m][q][c]` with `q = 6ν + ξ`: filter `(m, c)` of `p` transformed,
-/// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels, into `u` (whose values are
-/// all overwritten, so a spare buffer needs no zeroing).
-fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters, mut u: Vec<f32>) -> Vec<f32> {
+/// `(G·g·Gᵀ)[ξ][ν]`, in parallel over output channels.
+fn transform_filters(p: &Conv3x3, weight: &[f32], filters: Filters) -> Vec<f32> {
     let (m, c) = (p.out_channels, p.channels);
     let planes = p.tile.planes();
-    u.resize(m * planes * c, 0.0);
-    u.truncate(m * planes * c);
+    let mut u = vec![0.0; m * planes * c];
     u.par_chunks_mut(planes * c).enumerate().for_each_init(
         || vec![0.0; (9 + 3 * p.tile.in_side()) * c],
         |buf, (o, out)| {
@@ -368,27 +356,6 @@ fn gather_taps(
             }
             None => row.fill(0.0),
         },
-    }
-}
-
-/// The last call's buffer of transformed filters, for the next: the ×2 decoder
-/// layer's (19 MB for 256 → 128 channels) cost about 4 ms a call when allocated
-/// afresh, most of it in page faults.
-mod spare_filters {
-    use std::sync::{Mutex, PoisonError};
-
-    static SPARE: Mutex<Vec<f32>> = Mutex::new(Vec::new());
-
-    pub(super) fn take() -> Vec<f32> {
-        std::mem::take(&mut *SPARE.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Keeps the larger of `buf` and the buffer kept now.
-    pub(super) fn give(buf: Vec<f32>) {
-        let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
-        if buf.capacity() > spare.capacity() {
-            *spare = buf;
-        }
     }
 }
 

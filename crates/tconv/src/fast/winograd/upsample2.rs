@@ -11,7 +11,7 @@
 //! pixel costs 16 multiplications per channel pair; F(4×4, 3×3) costs 36 per 16
 //! outputs of each of the four phases, 9 per pixel. Measured on `fcn bench`'s
 //! `convT_decoder` (8 × 256 × 32 × 32 to 128 channels, 2 threads, AMD EPYC): 48 →
-//! 37–41 ms on the AVX-512 path, 55 → 40–42 ms on the AVX2 one, against gemm +
+//! 37–41 ms on the AVX-512 path, 55 → 40–42 ms on the AVX2 one (a quiet hour), against gemm +
 //! col2im.
 
 use super::{Conv3x3, Conv3x3Path, Filters, Tile, conv, conv3x3_path, pays};
