@@ -351,7 +351,7 @@ fn gather_taps(
         Filters::Upsample2 => match upsample2::tap(o, k) {
             Some(tap) => {
                 for (ch, t) in row.iter_mut().enumerate() {
-                    *t = weight[(ch * m / 4 + o / 4) * 16 + tap];
+                    *t = weight[(ch * (m / 4) + o / 4) * 16 + tap];
                 }
             }
             None => row.fill(0.0),

@@ -10,26 +10,20 @@
 //! output channels; its outputs, interleaved, are the layer's. Directly, each input
 //! pixel costs 16 multiplications per channel pair; F(4×4, 3×3) costs 36 per 16
 //! outputs of each of the four phases, 9 per pixel. Measured on `fcn bench`'s
-//! `convT_decoder` (8 × 256 × 32 × 32 to 128 channels, 2 threads, AMD EPYC): 48 →
-//! 37–41 ms on the AVX-512 path, 55 → 40–42 ms on the AVX2 one (a quiet hour), against gemm +
-//! col2im.
+//! `convT_decoder` (8 × 256 × 32 × 32 to 128 channels, 2 threads, AMD EPYC, a quiet
+//! hour): 48 → 37–41 ms on the AVX-512 path, 55 → 40–42 ms on the AVX2 one, against
+//! gemm + col2im.
 
-use super::{Conv3x3, Conv3x3Path, Filters, Tile, conv, conv3x3_path, pays};
+use super::{Conv3x3, Conv3x3Path, Filters, Tile, conv, conv3x3_path};
 use crate::shape::Geometry;
 
 /// The 3×3 convolution computing `geo`'s scatter, when `geo` is such a layer and the
 /// path in use takes Winograd for it. The automatic choice takes F(4×4, 3×3) only
-/// where [`pays`] does: F(2×2, 3×3) would spend as many multiplications as the
-/// direct form, on top of its transforms.
+/// where [`super::plan`]'s shape rule does: F(2×2, 3×3) would spend as many
+/// multiplications as the direct form, on top of its transforms.
 pub(crate) fn plan(geo: &Geometry) -> Option<Conv3x3> {
-    let p = as_conv3x3(geo)?;
-    let tile = match conv3x3_path() {
-        Conv3x3Path::Auto => pays(&p, false).filter(|&t| t == Tile::F4)?,
-        Conv3x3Path::F4 => Tile::F4,
-        Conv3x3Path::F2 => Tile::F2,
-        Conv3x3Path::Gemm => return None,
-    };
-    Some(Conv3x3 { tile, ..p })
+    let auto = conv3x3_path() == Conv3x3Path::Auto;
+    super::plan(as_conv3x3(geo)?, false).filter(|w| !auto || w.tile == Tile::F4)
 }
 
 /// `geo` as the 3×3 convolution of its four phases, if it is a ×2 decoder layer.
