@@ -415,27 +415,90 @@ impl Fcn {
     /// `[1, 3, H, W]`, scaled to [0, 1] then normalised with the model's mean and std.
     pub fn normalize(&self, image: &RgbImage) -> Array4<f32> {
         let (w, h) = image.dimensions();
-        let mut x = Array4::<f32>::zeros((1, 3, h as usize, w as usize));
-        for (px, py, p) in image.enumerate_pixels() {
-            for c in 0..3 {
-                x[[0, c, py as usize, px as usize]] =
-                    (p[c] as f32 / 255.0 - self.meta.mean[c]) / self.meta.std[c];
-            }
+        let plane = w as usize * h as usize;
+        // Every byte value's normalised value, by the formula as written, per channel.
+        let table: [[f32; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|v| (v as f32 / 255.0 - self.meta.mean[c]) / self.meta.std[c])
+        });
+        let mut x = vec![0.0f32; 3 * plane];
+        let (r, rest) = x.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        for (((p, r), g), b) in image.pixels().zip(r).zip(g).zip(b) {
+            (*r, *g, *b) = (
+                table[0][p[0] as usize],
+                table[1][p[1] as usize],
+                table[2][p[2] as usize],
+            );
         }
-        x
+        Array4::from_shape_vec((1, 3, h as usize, w as usize), x).expect("3 planes of h × w")
     }
 }
 
 /// Per pixel, the index of the largest logit (`[classes, H, W]` → `[H, W]`).
 pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
     let (k, h, w) = logits.dim();
-    Array2::from_shape_fn((h, w), |(y, x)| {
-        let mut best = 0;
-        for c in 1..k {
-            if logits[[c, y, x]] > logits[[best, y, x]] {
-                best = c;
+    let plane = h * w;
+    if k == 0 || plane == 0 {
+        return Array2::zeros((h, w));
+    }
+    let logits = logits.as_standard_layout();
+    let planes = logits.as_slice().expect("standard layout");
+    // Plane by plane, so the comparisons vectorise; `>` keeps the first of equal maxima.
+    let mut top = planes[..plane].to_vec();
+    let mut best = vec![0u8; plane];
+    for (c, scores) in planes.chunks_exact(plane).enumerate().skip(1) {
+        let class = c.min(u8::MAX as usize) as u8;
+        for ((b, t), &v) in best.iter_mut().zip(top.iter_mut()).zip(scores) {
+            if v > *t {
+                (*b, *t) = (class, v);
             }
         }
-        best.min(u8::MAX as usize) as u8
-    })
+    }
+    Array2::from_shape_vec((h, w), best).expect("h × w labels")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array3, array};
+
+    /// Three classes over a 2 × 3 image, worked by hand: ties keep the first
+    /// class, a NaN never wins, and a non-contiguous view reads the same.
+    #[test]
+    fn argmax_takes_the_first_largest_logit() {
+        let nan = f32::NAN;
+        let logits: Array3<f32> = array![
+            [[1.0, 0.0, 2.0], [nan, 5.0, -1.0]],
+            [[1.0, 3.0, 2.0], [0.0, nan, -3.0]],
+            [[0.5, 3.0, 4.0], [9.0, 4.0, -2.0]],
+        ];
+        let want = array![[0u8, 1, 2], [0, 0, 0]];
+        assert_eq!(argmax_classes(&logits), want);
+        let reversed = logits.slice(ndarray::s![.., .., ..;-1]).to_owned();
+        assert_eq!(argmax_classes(&reversed), array![[2u8, 1, 0], [0, 0, 0]]);
+    }
+
+    #[test]
+    fn normalize_lays_out_planes_by_the_formula() {
+        let model = Fcn::new(
+            &FcnConfig {
+                width: 8,
+                ..FcnConfig::default()
+            },
+            &Device::flex(),
+        );
+        let image = RgbImage::from_fn(3, 2, |x, y| {
+            image::Rgb([(x * 100) as u8, (y * 200) as u8, 7])
+        });
+        let x = model.normalize(&image);
+        assert_eq!(x.dim(), (1, 3, 2, 3));
+        let (mean, std) = (model.meta.mean, model.meta.std);
+        for (y, xx) in [(0usize, 0usize), (1, 2), (0, 1)] {
+            let p = image.get_pixel(xx as u32, y as u32);
+            for c in 0..3 {
+                let want = (p[c] as f32 / 255.0 - mean[c]) / std[c];
+                assert_eq!(x[[0, c, y, xx]], want, "({y}, {xx}) channel {c}");
+            }
+        }
+    }
 }

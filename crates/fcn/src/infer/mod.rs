@@ -5,12 +5,12 @@
 use image::RgbImage;
 use ndarray::{Array2, Array3, Array4, ArrayView4, Axis, s};
 
-use crate::data::{DataError, Split};
 use crate::error::Result;
-use crate::metrics::ConfusionMatrix;
 use crate::model::Fcn;
 use crate::model::fcn::argmax_classes;
-use crate::tta::Tta;
+
+mod evaluate;
+pub use evaluate::{Evaluation, evaluate, evaluate_with};
 
 /// When to tile.
 #[derive(Debug, Clone, Copy)]
@@ -141,48 +141,4 @@ pub fn class_fractions(mask: &Array2<u8>, num_classes: usize) -> Vec<f64> {
     }
     let total = mask.len().max(1) as f64;
     counts.into_iter().map(|c| c as f64 / total).collect()
-}
-
-/// What evaluating a split gives.
-pub struct Evaluation {
-    pub confusion: ConfusionMatrix,
-    /// Items that could not be read (only with `skip_bad`; otherwise the first stops it).
-    pub skipped: Vec<DataError>,
-}
-
-/// Runs the model over every item of `split` and accumulates the confusion matrix.
-/// `progress(done, total)` is called after each image.
-pub fn evaluate(
-    model: &Fcn,
-    split: &Split,
-    opts: TileOptions,
-    progress: impl FnMut(usize, usize),
-) -> Result<Evaluation> {
-    evaluate_with(model, split, opts, &Tta::default(), progress)
-}
-
-/// [`evaluate`] with test-time augmentation.
-pub fn evaluate_with(
-    model: &Fcn,
-    split: &Split,
-    opts: TileOptions,
-    tta: &Tta,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<Evaluation> {
-    let mut confusion = ConfusionMatrix::new(model.num_classes());
-    let mut skipped = Vec::new();
-    for i in 0..split.len() {
-        match split.load(i) {
-            Ok(sample) => {
-                let pred = crate::tta::predict(model, &sample.image, opts, tta)?;
-                let truth: Vec<u8> = sample.mask.iter().copied().collect();
-                let p: Vec<u8> = pred.iter().copied().collect();
-                confusion.add(&truth, &p);
-            }
-            Err(e) if split.options.skip_bad => skipped.push(e),
-            Err(e) => return Err(e.into()),
-        }
-        progress(i + 1, split.len());
-    }
-    Ok(Evaluation { confusion, skipped })
 }
