@@ -13,7 +13,10 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Shape, TensorMetadata};
 use tconv::{Conv2dParams, ConvTranspose2dParams};
 
-use super::backend::{BatchNormGrads, ConvOp, CrossEntropy, MaybeTensor, TconvBackend, Wrt};
+use super::backend::{
+    AdamUpdate, BatchNormGrads, ConvOp, CrossEntropy, MaybeTensor, TconvBackend, Wrt,
+};
+use tconv::kernels::adam::AdamStep;
 
 /// The forward pass of the convolution `op`.
 fn conv_forward<B: TconvBackend>(
@@ -456,5 +459,30 @@ impl<B: TconvBackend, C: CheckpointStrategy> TconvBackend for Autodiff<B, C> {
 
     fn tconv_bias_grad(grad: Tracked<B, C>) -> Tracked<B, C> {
         constant::<B, C>(B::tconv_bias_grad(grad.into_primitive()))
+    }
+
+    /// The optimiser's step: on values, outside the graph.
+    fn tconv_adam(
+        param: Tracked<B, C>,
+        grad: Tracked<B, C>,
+        moment_1: MaybeTensor<Self>,
+        moment_2: MaybeTensor<Self>,
+        step: AdamStep,
+    ) -> AdamUpdate<Self> {
+        let inner = |m: MaybeTensor<Self>| {
+            MaybeTensor::from_option(m.into_option().map(|t| t.into_primitive()))
+        };
+        let out = B::tconv_adam(
+            param.into_primitive(),
+            grad.into_primitive(),
+            inner(moment_1),
+            inner(moment_2),
+            step,
+        );
+        AdamUpdate {
+            param: constant::<B, C>(out.param),
+            moment_1: constant::<B, C>(out.moment_1),
+            moment_2: constant::<B, C>(out.moment_2),
+        }
     }
 }

@@ -8,6 +8,7 @@ use burn::tensor::TensorData;
 use burn_flex::FlexTensor;
 
 use rayon::prelude::*;
+use tconv::kernels::adam::{self, AdamStep};
 use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
 
 use super::flex::{Dense, flex1, flex4, int_values};
@@ -67,6 +68,14 @@ pub struct CrossEntropy<B: burn::backend::Backend> {
     /// (`MaybeTensor` is the extension's optional tensor).
     #[extension_type]
     pub grad: MaybeTensor<B>,
+}
+
+/// What one fused Adam step gives: the new parameter and moments.
+#[derive(ExtensionType)]
+pub struct AdamUpdate<B: burn::backend::Backend> {
+    pub param: FloatTensor<B>,
+    pub moment_1: FloatTensor<B>,
+    pub moment_2: FloatTensor<B>,
 }
 
 /// Convolutions on `tconv` kernels, forward and one gradient at a time.
@@ -179,6 +188,17 @@ pub trait TconvBackend: burn::backend::Backend {
         relu: bool,
         params: Conv2dParams,
     ) -> FloatTensor<Self>;
+
+    /// One Adam step of a parameter in one pass (`tconv::kernels::adam`): `moments`
+    /// are the last step's first and second moments, both `Absent` before the
+    /// first step.
+    fn tconv_adam(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        #[extension_type] moment_1: MaybeTensor<Self>,
+        #[extension_type] moment_2: MaybeTensor<Self>,
+        step: AdamStep,
+    ) -> AdamUpdate<Self>;
 }
 
 // How many kernels ran on `tconv` (a diagnostic for benchmarks and tests).
@@ -463,6 +483,26 @@ impl TconvBackend for Flex {
             input: FlexTensor::from_data(TensorData::new(gx, [n, c, h, w])),
             gamma: FlexTensor::from_data(TensorData::new(gg, [c])),
             beta: FlexTensor::from_data(TensorData::new(gb, [c])),
+        }
+    }
+
+    fn tconv_adam(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moment_1: MaybeTensor<Self>,
+        moment_2: MaybeTensor<Self>,
+        step: AdamStep,
+    ) -> AdamUpdate<Self> {
+        let (param, grad) = (Dense::new(param), Dense::new(grad));
+        let moments = moment_1.into_option().zip(moment_2.into_option());
+        let moments = moments.map(|(m1, m2)| (Dense::new(m1), Dense::new(m2)));
+        let old = moments.as_ref().map(|(m1, m2)| (m1.slice(), m2.slice()));
+        let out = adam::step(&step, param.slice(), grad.slice(), old);
+        let tensor = |values| FlexTensor::from_data(TensorData::new(values, param.dims.clone()));
+        AdamUpdate {
+            param: tensor(out.param),
+            moment_1: tensor(out.moment_1),
+            moment_2: tensor(out.moment_2),
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use super::run_dir::read_state;
@@ -259,8 +259,8 @@ pub fn resume_config(run_dir: &Path, epochs: Option<usize>) -> Result<TrainConfi
 }
 
 pub(super) fn build_optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    let decay =
-        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    let penalty = (config.weight_decay > 0.0).then_some(config.weight_decay as f32);
+    let decay = penalty.map(WeightDecayConfig::new);
     match config.optimizer {
         OptimizerKind::Sgd => {
             let momentum = (config.momentum > 0.0).then(|| {
@@ -274,7 +274,7 @@ pub(super) fn build_optimizer(config: &TrainConfig) -> ModuleOptimizer {
                 .with_momentum(momentum)
                 .init()
         }
-        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::Adam => ModuleOptimizer::from(super::adam::FusedAdam::new(penalty)),
     }
 }
 

@@ -11,6 +11,7 @@
 //! * `metrics.jsonl` (one line per epoch), regenerated from it; the command line
 //!   draws `curves.svg` from the same records.
 
+mod adam;
 mod config;
 mod epoch;
 mod progress;
