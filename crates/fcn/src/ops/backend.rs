@@ -8,9 +8,10 @@ use burn::tensor::TensorData;
 use burn_flex::FlexTensor;
 
 use rayon::prelude::*;
-use tconv::kernels::adam::{self, AdamStep};
+use tconv::kernels::adam::AdamStep;
 use tconv::{Conv2dParams, ConvTranspose2dParams, grads};
 
+pub use super::adam::AdamUpdate;
 use super::flex::{Dense, flex1, flex4, int_values};
 
 /// An optional tensor (a bias, a residual, a gradient that may not exist), as the
@@ -68,14 +69,6 @@ pub struct CrossEntropy<B: burn::backend::Backend> {
     /// (`MaybeTensor` is the extension's optional tensor).
     #[extension_type]
     pub grad: MaybeTensor<B>,
-}
-
-/// What one fused Adam step gives: the new parameter and moments.
-#[derive(ExtensionType)]
-pub struct AdamUpdate<B: burn::backend::Backend> {
-    pub param: FloatTensor<B>,
-    pub moment_1: FloatTensor<B>,
-    pub moment_2: FloatTensor<B>,
 }
 
 /// Convolutions on `tconv` kernels, forward and one gradient at a time.
@@ -493,17 +486,7 @@ impl TconvBackend for Flex {
         moment_2: MaybeTensor<Self>,
         step: AdamStep,
     ) -> AdamUpdate<Self> {
-        let (param, grad) = (Dense::new(param), Dense::new(grad));
-        let moments = moment_1.into_option().zip(moment_2.into_option());
-        let moments = moments.map(|(m1, m2)| (Dense::new(m1), Dense::new(m2)));
-        let old = moments.as_ref().map(|(m1, m2)| (m1.slice(), m2.slice()));
-        let out = adam::step(&step, param.slice(), grad.slice(), old);
-        let tensor = |values| FlexTensor::from_data(TensorData::new(values, param.dims.clone()));
-        AdamUpdate {
-            param: tensor(out.param),
-            moment_1: tensor(out.moment_1),
-            moment_2: tensor(out.moment_2),
-        }
+        super::adam::update(param, grad, moment_1, moment_2, step)
     }
 
     fn tconv_bias_grad(grad: FlexTensor) -> FlexTensor {

@@ -11,6 +11,7 @@
 //! process; Burn's built-in ops serve benchmarks that put both side by side and
 //! tests that check both give the same numbers.
 
+mod adam;
 mod autodiff;
 mod backend;
 mod flex;
