@@ -6,6 +6,7 @@
 //! whose kernel is a multiple of the stride, and a direct form for the stem.
 
 mod direct;
+mod fill;
 mod gemm;
 mod grad_block;
 mod lowered;
@@ -16,7 +17,7 @@ mod winograd;
 
 pub use winograd::{Conv3x3Path, conv3x3_path, set_conv3x3_path};
 
-use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
 
 use crate::ConvGrads;
@@ -38,13 +39,12 @@ fn into_array(dim: (usize, usize, usize, usize), data: Vec<f32>) -> Array4<f32> 
 }
 
 fn add_bias(out: &mut Array4<f32>, bias: Option<ArrayView1<f32>>) {
-    if let Some(bias) = bias {
-        for mut image in out.axis_iter_mut(Axis(0)) {
-            for (mut plane, &b) in image.axis_iter_mut(Axis(0)).zip(bias.iter()) {
-                plane.mapv_inplace(|v| v + b);
-            }
-        }
-    }
+    let (Some(bias), plane) = (bias, out.dim().2 * out.dim().3) else {
+        return;
+    };
+    let bias = bias.to_vec();
+    let out = out.as_slice_mut().expect("kernel outputs are dense");
+    fill::add_bias(out, &bias, plane);
 }
 
 /// Per-channel sums of `a` laid out `[batch, channels, plane]`, in parallel over
@@ -96,7 +96,7 @@ pub(crate) fn conv2d(
     let out = if direct::applies(geo) {
         direct::forward(geo, &img, &weight)
     } else {
-        let mut out = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
+        let mut out = fill::zeros(geo.batch * geo.col[0] * geo.col_plane());
         let plan = winograd::Conv3x3::forward(geo).and_then(|p| winograd::plan(p, owner.is_some()));
         let filters = owner.map_or(winograd::Filters::AsIs, winograd::Filters::Kept);
         match plan {
@@ -116,7 +116,7 @@ pub(crate) fn conv_transpose2d(
     weight: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
 ) -> Array4<f32> {
-    let mut out = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
+    let mut out = fill::zeros(geo.batch * geo.img[0] * geo.img_plane());
     scatter(geo, &contiguous(&input), &contiguous(&weight), &mut out);
     let mut out = into_array(img_dim(geo), out);
     add_bias(&mut out, bias);
@@ -190,7 +190,7 @@ pub(crate) fn conv2d_input_grad(
     weight: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
 ) -> Array4<f32> {
-    let mut gx = vec![0.0; geo.batch * geo.img[0] * geo.img_plane()];
+    let mut gx = fill::zeros(geo.batch * geo.img[0] * geo.img_plane());
     let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
     if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|p| winograd::plan(p, false)) {
         winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
@@ -215,7 +215,7 @@ pub(crate) fn conv_transpose2d_input_grad(
     weight: ArrayView4<f32>,
     grad_output: ArrayView4<f32>,
 ) -> Array4<f32> {
-    let mut gx = vec![0.0; geo.batch * geo.col[0] * geo.col_plane()];
+    let mut gx = fill::zeros(geo.batch * geo.col[0] * geo.col_plane());
     correlate(
         geo,
         &contiguous(&grad_output),
