@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::uninit::par_filled;
+
 /// Elements per piece: below this a task costs more than it saves.
 const CHUNK: usize = 1 << 15;
 
@@ -14,13 +16,12 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     if len < 2 * CHUNK {
         return vec![0.0; len];
     }
-    let mut out = Vec::with_capacity(len);
-    out.spare_capacity_mut()[..len]
-        .par_chunks_mut(CHUNK)
-        .for_each(|c| c.iter_mut().for_each(|v| _ = v.write(0.0)));
-    // SAFETY: the loop above initialised all `len` elements.
-    unsafe { out.set_len(len) };
-    out
+    // SAFETY: the closure writes every element of its chunk.
+    unsafe {
+        par_filled(len, CHUNK, |_, c| {
+            c.iter_mut().for_each(|v| _ = v.write(0.0))
+        })
+    }
 }
 
 /// `out[n, c, ..] += bias[c]` for `out` laid out `[batch, bias.len(), plane]`, in

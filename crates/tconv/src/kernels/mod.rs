@@ -12,4 +12,4 @@ pub mod lanes;
 pub mod pool;
 pub mod resize;
 pub mod simd;
-mod uninit;
+pub(crate) mod uninit;
