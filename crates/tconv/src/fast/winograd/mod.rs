@@ -186,8 +186,10 @@ pub(crate) fn plan(p: Conv3x3, kept: bool) -> Option<Conv3x3> {
 
 /// Which tile beats im2col + gemm, if one does: from `cargo run --release -p tconv
 /// --example conv3x3_table` on a 2-core AMD EPYC (README). F(4×4, 3×3) with 64
-/// channels or more both ways and at least 256 of its tiles (ResNet-18's layer1 at
-/// 320×480, layer1–3 in batches, fcn_resnet50's dilated layers at 520×520); else
+/// channels or more both ways and at least 128 of its tiles (ResNet-18's layer1 and
+/// layer2 at 320×480, layer1–3 in batches, fcn_resnet50's dilated layers at 520×520;
+/// layer2 of one image, 150 tiles, ran 2.71 against 2.82 ms with F(2×2, 3×3) on the
+/// AVX-512 machine and 4.68 against 5.81 on an AVX2 Zen 3); else
 /// F(2×2, 3×3), whose filters transform into 16 planes instead of 36, with 32
 /// channels or more and at least 128 of its tiles, 8 or more across (layer2 and
 /// layer3 of one image, layer4 in batches). Fewer channels leave the transforms a
@@ -206,7 +208,7 @@ fn pays(p: &Conv3x3, kept: bool) -> Option<Tile> {
     let f2 = tiles(Tile::F2);
     let f2_pays = channels_at_least(32) && f2 >= 128 && across(Tile::F2) >= 8;
     let f2_kept_pays = kept && channels_at_least(256) && (32..KEEP_BELOW_TILES).contains(&f2);
-    if channels_at_least(64) && tiles(Tile::F4) >= 256 {
+    if channels_at_least(64) && tiles(Tile::F4) >= 128 {
         Some(Tile::F4)
     } else if f2_pays || f2_kept_pays {
         Some(Tile::F2)
