@@ -202,7 +202,7 @@ pub(crate) fn plan(p: Conv3x3, kept: bool) -> Option<Conv3x3> {
 /// 40 tiles, 512 channels: 4.4 ms with im2col + gemm, 5.6 ms with F(2×2, 3×3)
 /// transforming its 512² filters on each call, 2.7 of them in the transform), and
 /// F(4×4, 3×3) with 128 channels or more and at least 24 of its tiles: with kept
-/// filters on the AVX2 Zen 3 (medians of 10, paths alternated in one process),
+/// filters on the AVX2 Zen 3 (`--example conv3x3_kept`, medians of 10 rounds),
 /// layer3 of one 320×480 image (40 tiles) ran 3.5–3.8 ms against 3.9–4.8 with
 /// F(2×2, 3×3), layer4 of eight (96 tiles) 27.1 against 39.5, and 16×24 planes of
 /// 256 channels (24 tiles) 2.5 against 2.9; layer4 of one image (12 tiles) 6.2
