@@ -179,7 +179,7 @@ impl CorrelateSplit {
             let rows = geo.col[1];
             (geo.col[2], rows, rows.div_ceil(band_rows(geo, k)))
         };
-        let even = |n: usize| n >= wanted || n % threads == 0;
+        let even = |n: usize| n >= wanted || n.is_multiple_of(threads);
         let mut spans = fewest.max(1);
         while !even(units * spans) && spans < granules {
             spans += 1;

@@ -97,7 +97,8 @@ pub(crate) fn conv2d(
         direct::forward(geo, &img, &weight)
     } else {
         let mut out = fill::zeros(geo.batch * geo.col[0] * geo.col_plane());
-        let plan = winograd::Conv3x3::forward(geo).and_then(|p| winograd::plan(p, owner.is_some()));
+        let kept = owner.map(|o| (o, &weight[..]));
+        let plan = winograd::Conv3x3::forward(geo).and_then(|p| winograd::plan(p, kept));
         let filters = owner.map_or(winograd::Filters::AsIs, winograd::Filters::Kept);
         match plan {
             Some(w) => winograd::conv(&w, &img, &weight, filters, &mut out),
@@ -192,7 +193,7 @@ pub(crate) fn conv2d_input_grad(
 ) -> Array4<f32> {
     let mut gx = fill::zeros(geo.batch * geo.img[0] * geo.img_plane());
     let (gy, weight) = (contiguous(&grad_output), contiguous(&weight));
-    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|p| winograd::plan(p, false)) {
+    if let Some(w) = winograd::Conv3x3::input_grad(geo).and_then(|p| winograd::plan(p, None)) {
         winograd::conv(&w, &gy, &weight, winograd::Filters::Flipped, &mut gx);
     } else {
         scatter(geo, &gy, &weight, &mut gx);

@@ -80,6 +80,20 @@ pub(super) fn filters(
     filters
 }
 
+/// Whether `weight`'s filters for `p` are kept, or would fit beside those kept now:
+/// the automatic choice takes a tile that pays only with kept filters only then.
+pub(super) fn holds_or_fits(owner: &WeightOwner, weight: &[f32], p: &Conv3x3) -> bool {
+    let key = Key::new(weight, p);
+    let kept = live();
+    let held = kept
+        .iter()
+        .any(|e| Arc::ptr_eq(&e.owner, owner) && e.key == key);
+    let bytes = |e: &Entry| e.filters.len() * size_of::<f32>();
+    let used: usize = kept.iter().map(bytes).sum();
+    let wanted = p.out_channels * p.tile.planes() * p.channels * size_of::<f32>();
+    held || used + wanted <= CAPACITY
+}
+
 /// Entries kept now (after dropping those whose owner is gone), for tests.
 #[cfg(test)]
 pub(super) fn entries() -> usize {

@@ -174,7 +174,7 @@ pub fn conv3x3_path() -> Conv3x3Path {
 /// F(4×4)) and the shared FCN-8s set's, which sits where the loss is not smooth:
 /// scaling that input by 1 + 1e-7 moves it by 1.6e-3 with im2col + gemm alone (see
 /// `crates/fcn/tests/skip.rs`).
-pub(crate) fn plan(p: Conv3x3, kept: bool) -> Option<Conv3x3> {
+pub(crate) fn plan(p: Conv3x3, kept: Option<Kept>) -> Option<Conv3x3> {
     let tile = match conv3x3_path() {
         Conv3x3Path::Auto => pays(&p, kept)?,
         Conv3x3Path::F4 => Tile::F4,
@@ -207,15 +207,29 @@ pub(crate) fn plan(p: Conv3x3, kept: bool) -> Option<Conv3x3> {
 /// F(2×2, 3×3), layer4 of eight (96 tiles) 27.1 against 39.5, and 16×24 planes of
 /// 256 channels (24 tiles) 2.5 against 2.9; layer4 of one image (12 tiles) 6.2
 /// against 4.9, so it keeps F(2×2, 3×3).
-fn pays(p: &Conv3x3, kept: bool) -> Option<Tile> {
+fn pays(p: &Conv3x3, kept: Option<Kept>) -> Option<Tile> {
     let tiles = |tile| Conv3x3 { tile, ..*p }.tiles();
     let across = |tile| Conv3x3 { tile, ..*p }.tile_grid()[1];
     let channels_at_least = |c: usize| p.channels >= c && p.out_channels >= c;
     let f2 = tiles(Tile::F2);
     let f2_pays = channels_at_least(32) && f2 >= 128 && across(Tile::F2) >= 8;
-    let f2_kept_pays = kept && channels_at_least(256) && (32..KEEP_BELOW_TILES).contains(&f2);
+    let f2_kept_pays =
+        kept.is_some() && channels_at_least(256) && (32..KEEP_BELOW_TILES).contains(&f2);
     let f4 = tiles(Tile::F4);
-    let f4_kept_pays = kept && channels_at_least(128) && (24..KEEP_BELOW_TILES).contains(&f4);
+    // Only where they will be kept: transformed on every call, F(4×4)'s 36 planes
+    // cost more than F(2×2)'s 16 (a ResNet-101's layer3 would fill the store).
+    let f4_kept_pays = channels_at_least(128)
+        && (24..KEEP_BELOW_TILES).contains(&f4)
+        && kept.is_some_and(|(owner, weight)| {
+            kept::holds_or_fits(
+                owner,
+                weight,
+                &Conv3x3 {
+                    tile: Tile::F4,
+                    ..*p
+                },
+            )
+        });
     if (channels_at_least(64) && f4 >= 128) || f4_kept_pays {
         Some(Tile::F4)
     } else if f2_pays || f2_kept_pays {
@@ -299,6 +313,9 @@ fn gemm_rows() -> usize {
         _ => 16,
     }
 }
+
+/// A weight whose transformed filters may be kept, and its owner ([`Filters::Kept`]).
+pub(crate) type Kept<'a> = (&'a crate::WeightOwner, &'a [f32]);
 
 /// Where filter `(m, c)` of a convolution lies in the weight it is taken from: the
 /// weight as it is, or flipped with its channels swapped (the input gradient's); or

@@ -246,18 +246,24 @@ fn kept_filters_follow_their_owner() {
     let p = params(1, 1);
     let x = ramp((1, 256, 10, 15), 0.37);
     let geo = geometry(x.dim(), 256, &p);
-    if conv3x3_path() == Conv3x3Path::Auto {
-        let fwd = Conv3x3::forward(&geo).unwrap();
-        assert_eq!(
-            plan(fwd, false),
-            None,
-            "too few tiles to transform on every call"
-        );
-        assert_eq!(plan(fwd, true).map(|w| w.tile), Some(Tile::F2));
-    }
     let before = kept::entries();
     let first = Arc::new(ramp((256, 256, 3, 3), 0.61));
     let second = Arc::new(ramp((256, 256, 3, 3), 0.23));
+    if conv3x3_path() == Conv3x3Path::Auto {
+        let fwd = Conv3x3::forward(&geo).unwrap();
+        assert_eq!(
+            plan(fwd, None),
+            None,
+            "too few tiles to transform on every call"
+        );
+        let owner: WeightOwner = first.clone();
+        let kept = Some((&owner, first.as_slice().unwrap()));
+        assert_eq!(plan(fwd, kept).map(|w| w.tile), Some(Tile::F2));
+        // Twice the side: 40 tiles of F(4×4, 3×3), which pays once kept.
+        let wide = Conv3x3::forward(&geometry((1, 256, 20, 30), 256, &p)).unwrap();
+        assert_eq!(plan(wide, None).map(|w| w.tile), Some(Tile::F2));
+        assert_eq!(plan(wide, kept).map(|w| w.tile), Some(Tile::F4));
+    }
     let run = |w: &Arc<Array4<f32>>| {
         let owner: WeightOwner = w.clone();
         let got = crate::conv2d_kept(x.view(), w.view(), None, &p, &owner).unwrap();
@@ -338,4 +344,29 @@ fn upsample2_only_its_geometry() {
     assert!(!make(4, 2, 1, 0, 2));
     assert!(!make(3, 2, 1, 0, 1));
     assert!(!make(4, 1, 1, 0, 1));
+}
+
+/// Filters larger than the whole store are never said to fit, so the automatic
+/// choice does not take F(4×4, 3×3) for them on the promise of keeping them; small
+/// ones fit.
+#[test]
+fn kept_store_admits_only_what_fits() {
+    use crate::WeightOwner;
+    use std::sync::Arc;
+    let w = Arc::new(vec![0.5f32; 9]);
+    let owner: WeightOwner = w.clone();
+    let at = |c: usize| Conv3x3 {
+        batch: 1,
+        channels: c,
+        height: 20,
+        width: 30,
+        out_channels: c,
+        pad: [1, 1],
+        dilation: 1,
+        tile: Tile::F4,
+        interleaved: false,
+    };
+    // 8192² filters of 36 planes: 9.7 GB.
+    assert!(!kept::holds_or_fits(&owner, &w, &at(8192)));
+    assert!(kept::holds_or_fits(&owner, &w, &at(1)));
 }

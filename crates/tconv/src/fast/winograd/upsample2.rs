@@ -23,7 +23,7 @@ use crate::shape::Geometry;
 /// multiplications as the direct form, on top of its transforms.
 pub(crate) fn plan(geo: &Geometry) -> Option<Conv3x3> {
     let auto = conv3x3_path() == Conv3x3Path::Auto;
-    super::plan(as_conv3x3(geo)?, false).filter(|w| !auto || w.tile == Tile::F4)
+    super::plan(as_conv3x3(geo)?, None).filter(|w| !auto || w.tile == Tile::F4)
 }
 
 /// `geo` as the 3×3 convolution of its four phases, if it is a ×2 decoder layer.
