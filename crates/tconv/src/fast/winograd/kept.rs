@@ -48,6 +48,21 @@ fn live() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     kept
 }
 
+/// The kept entry of `owner`'s weight under `key`, if there is one.
+fn find<'a>(kept: &'a [Entry], owner: &WeightOwner, key: &Key) -> Option<&'a Entry> {
+    kept.iter()
+        .find(|e| Arc::ptr_eq(&e.owner, owner) && e.key == *key)
+}
+
+/// Whether `bytes` more fit beside the entries kept now.
+fn fits(kept: &[Entry], bytes: usize) -> bool {
+    let used: usize = kept
+        .iter()
+        .map(|e| e.filters.len() * size_of::<f32>())
+        .sum();
+    used + bytes <= CAPACITY
+}
+
 /// The transformed filters of `weight` for `p`: kept ones, or `transform`'s, kept
 /// when they fit.
 pub(super) fn filters(
@@ -57,20 +72,14 @@ pub(super) fn filters(
     transform: impl FnOnce() -> Vec<f32>,
 ) -> Arc<Vec<f32>> {
     let key = Key::new(weight, p);
-    let find = |kept: &[Entry]| {
-        kept.iter()
-            .find(|e| Arc::ptr_eq(&e.owner, owner) && e.key == key)
-            .map(|e| Arc::clone(&e.filters))
-    };
-    if let Some(filters) = find(&live()) {
-        return filters;
+    if let Some(e) = find(&live(), owner, &key) {
+        return Arc::clone(&e.filters);
     }
     // Transformed outside the lock; another thread may have kept the same meanwhile.
     let filters = Arc::new(transform());
     let mut kept = live();
-    let bytes = |f: &Vec<f32>| f.len() * size_of::<f32>();
-    let used: usize = kept.iter().map(|e| bytes(&e.filters)).sum();
-    if used + bytes(&filters) <= CAPACITY && find(&kept).is_none() {
+    let bytes = filters.len() * size_of::<f32>();
+    if fits(&kept, bytes) && find(&kept, owner, &key).is_none() {
         kept.push(Entry {
             owner: Arc::clone(owner),
             key,
@@ -83,15 +92,9 @@ pub(super) fn filters(
 /// Whether `weight`'s filters for `p` are kept, or would fit beside those kept now:
 /// the automatic choice takes a tile that pays only with kept filters only then.
 pub(super) fn holds_or_fits(owner: &WeightOwner, weight: &[f32], p: &Conv3x3) -> bool {
-    let key = Key::new(weight, p);
     let kept = live();
-    let held = kept
-        .iter()
-        .any(|e| Arc::ptr_eq(&e.owner, owner) && e.key == key);
-    let bytes = |e: &Entry| e.filters.len() * size_of::<f32>();
-    let used: usize = kept.iter().map(bytes).sum();
-    let wanted = p.out_channels * p.tile.planes() * p.channels * size_of::<f32>();
-    held || used + wanted <= CAPACITY
+    let bytes = p.out_channels * p.tile.planes() * p.channels * size_of::<f32>();
+    find(&kept, owner, &Key::new(weight, p)).is_some() || fits(&kept, bytes)
 }
 
 /// Entries kept now (after dropping those whose owner is gone), for tests.

@@ -215,21 +215,16 @@ fn pays(p: &Conv3x3, kept: Option<Kept>) -> Option<Tile> {
     let f2_pays = channels_at_least(32) && f2 >= 128 && across(Tile::F2) >= 8;
     let f2_kept_pays =
         kept.is_some() && channels_at_least(256) && (32..KEEP_BELOW_TILES).contains(&f2);
-    let f4 = tiles(Tile::F4);
+    let as_f4 = Conv3x3 {
+        tile: Tile::F4,
+        ..*p
+    };
+    let f4 = as_f4.tiles();
     // Only where they will be kept: transformed on every call, F(4×4)'s 36 planes
     // cost more than F(2×2)'s 16 (a ResNet-101's layer3 would fill the store).
     let f4_kept_pays = channels_at_least(128)
         && (24..KEEP_BELOW_TILES).contains(&f4)
-        && kept.is_some_and(|(owner, weight)| {
-            kept::holds_or_fits(
-                owner,
-                weight,
-                &Conv3x3 {
-                    tile: Tile::F4,
-                    ..*p
-                },
-            )
-        });
+        && kept.is_some_and(|(owner, weight)| kept::holds_or_fits(owner, weight, &as_f4));
     if (channels_at_least(64) && f4 >= 128) || f4_kept_pays {
         Some(Tile::F4)
     } else if f2_pays || f2_kept_pays {
