@@ -385,18 +385,24 @@ impl Fcn {
         }
         let m = self.meta.input_multiple();
         let (ph, pw) = (h.div_ceil(m) * m, w.div_ceil(m) * m);
-        let mut padded = Array4::<f32>::zeros((n, 3, ph, pw));
-        padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
-        let x = tensor(
-            padded.into_raw_vec_and_offset().0,
-            [n, 3, ph, pw],
-            &self.device,
-        );
-        let y = self.net.forward(x);
+        let x = tensor(padded_input(input, ph, pw), [n, 3, ph, pw], &self.device);
         let k = self.num_classes();
-        let values = super::layers::named(&y).data;
+        // Taken, not copied, out of the output tensor, and cropped only if padded:
+        // the logits are the largest array of an inference (21×320×480 floats).
+        let values = self
+            .net
+            .forward(x)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| FcnError::Device {
+                during: "reading the logits".into(),
+                detail: format!("{e:?}"),
+            })?;
         let full = Array4::from_shape_vec((n, k, ph, pw), values)
             .map_err(|e| FcnError::Input(format!("unexpected output shape: {e}")))?;
+        if (ph, pw) == (h, w) {
+            return Ok(full);
+        }
         Ok(full.slice(s![.., .., ..h, ..w]).to_owned())
     }
 
@@ -455,6 +461,21 @@ pub fn argmax_classes(logits: &ndarray::Array3<f32>) -> Array2<u8> {
         }
     }
     Array2::from_shape_vec((h, w), best).expect("h × w labels")
+}
+
+/// `input`'s values, laid out as `[N, 3, ph, pw]` with zeros below and to the right.
+fn padded_input(input: ArrayView4<f32>, ph: usize, pw: usize) -> Vec<f32> {
+    let (n, c, h, w) = input.dim();
+    if (ph, pw) == (h, w) {
+        return input
+            .as_standard_layout()
+            .into_owned()
+            .into_raw_vec_and_offset()
+            .0;
+    }
+    let mut padded = Array4::<f32>::zeros((n, c, ph, pw));
+    padded.slice_mut(s![.., .., ..h, ..w]).assign(&input);
+    padded.into_raw_vec_and_offset().0
 }
 
 #[cfg(test)]

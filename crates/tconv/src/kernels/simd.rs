@@ -80,6 +80,19 @@ pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// `f()`, compiled for AVX2 with FMA on either vector path: for loops whose rows
+/// are short or strided (Winograd's transforms), where 512-bit code measured slower
+/// than the baseline's and 256-bit code faster.
+#[inline(always)]
+pub fn wide_avx2<R>(f: impl FnOnce() -> R) -> R {
+    match path() {
+        // SAFETY: both paths imply AVX2 and FMA (`supported`).
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 | Path::Avx2 => unsafe { avx2(f) },
+        _ => f(),
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn avx512<R>(f: impl FnOnce() -> R) -> R {

@@ -263,15 +263,21 @@ pub(crate) fn conv(p: &Conv3x3, img: &[f32], weight: &[f32], filters: Filters, o
             let first = tp * n;
             let tiles = TileRange::new(p, first, (first + n).min(p.tiles()));
             let outs = op * block..((op + 1) * block).min(p.out_channels);
-            // The transforms run as compiled for the baseline: built for AVX-512
-            // through `simd::wide` they measured slower (3.0–3.6 against 2.7 ms for
-            // layer1's shape, with patch-by-patch gathers), and no faster since the
-            // transforms read whole input rows (2026-12-03).
-            if s.transformed != Some(tp) {
-                transform_inputs(p, img, &tiles, s);
-                s.transformed = Some(tp);
-            }
-            multiply_and_write(p, &u, &tiles, outs, s, dst)
+            // The transforms read short rows and strided windows: compiled for
+            // AVX-512 (through `simd::wide`) they measured slower than the
+            // baseline's SSE2 (3.0–3.6 against 2.7 ms for layer1's shape,
+            // 2026-12-03); for AVX2, faster (fcn_infer_b1 1.03×, fcn_infer_b8 1.08×
+            // on a Zen 3 EPYC, 2026-12-07).
+            crate::kernels::simd::wide_avx2(
+                #[inline(always)]
+                || {
+                    if s.transformed != Some(tp) {
+                        transform_inputs(p, img, &tiles, s);
+                        s.transformed = Some(tp);
+                    }
+                    multiply_and_write(p, &u, &tiles, outs, s, dst)
+                },
+            )
         },
     );
 }
