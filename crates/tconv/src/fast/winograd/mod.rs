@@ -13,6 +13,7 @@
 //! piece's tiles down the columns, then row by row into the output.
 
 mod kept;
+mod sample;
 mod tiles;
 mod transform;
 pub(crate) mod upsample2;
@@ -422,7 +423,7 @@ impl Scratch {
         let width = p.tile.out_side() * n + side - p.tile.out_side();
         let mut b = SPARE.take();
         b.lines.resize(side * width, 0.0);
-        b.cols.resize(side * width, 0.0);
+        b.cols.resize((side + 1) * width + p.tile.out_side(), 0.0);
         b.v.resize(p.channels * planes * n, 0.0);
         b.prod.resize(out_block * planes * n, 0.0);
         b.half.resize(planes * n, 0.0);
