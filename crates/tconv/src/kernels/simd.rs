@@ -38,11 +38,14 @@ impl Path {
 pub fn supported() -> Path {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        // The AVX-512 path also runs AVX2+FMA code (`wide_avx2`), so it needs both:
+        // real CPUs with AVX-512 have them, a virtual CPU need not report them.
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
             return Path::Avx512;
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if avx2 {
             return Path::Avx2;
         }
     }
